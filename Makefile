@@ -1,0 +1,72 @@
+# The two commands: `make run` (set up, start the devnet, compile, deploy, run) and `make test`.
+# Every step is idempotent: stamps skip installs whose inputs did not change.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CL := $(BIN)/consent-ledger
+PY_STAMP := $(VENV)/.stamp-deps
+NPM_STAMP := node_modules/.stamp-npm
+SYS_STAMP := var/.stamp-system
+
+.PHONY: help setup run test lint typecheck unit integration bench gas devnet-stop clean
+
+help:
+	@echo "make run    set up, start anvil, compile, deploy, run"
+	@echo "make test   set up and run lint, type checks and the whole test suite"
+	@echo "make bench  gas report (JSON)"
+
+$(SYS_STAMP): scripts/system-deps.sh
+	@echo "==> checking system packages (node, npm, python venv)"
+	@bash scripts/system-deps.sh
+	@mkdir -p var && touch $@
+
+$(BIN)/python: | $(SYS_STAMP)
+	@echo "==> creating virtualenv $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(PY_STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing Python dependencies from pyproject.toml"
+	@$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+$(NPM_STAMP): package.json package-lock.json | $(SYS_STAMP)
+	@echo "==> installing npm packages from package-lock.json (solc, anvil, OpenZeppelin)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(SYS_STAMP) $(PY_STAMP) $(NPM_STAMP)
+
+run: setup
+	@$(CL) devnet start
+	@$(CL) compile
+	@$(CL) deploy
+	@$(CL) status
+
+devnet-stop: setup
+	@$(CL) devnet stop
+
+lint: setup
+	@echo "==> ruff"
+	@$(BIN)/ruff check backend tests scripts
+	@$(BIN)/ruff format --check backend tests scripts
+
+typecheck: setup
+	@echo "==> mypy --strict backend/"
+	@$(BIN)/mypy
+
+test: setup lint typecheck
+	@echo "==> pytest"
+	@$(BIN)/pytest
+
+unit: setup
+	@$(BIN)/pytest tests/unit
+
+bench gas: setup
+	@$(CL) bench gas --json
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""Gas report: gasUsed from real receipts for every write path, on a throwaway anvil.
+
+Each figure comes from one transaction (batch figures divide by the batch size). Customers are
+fresh keys, so "new" means a zero storage slot and "update" a second grant for the same pair.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from consent_ledger.chain import eip712
+from consent_ledger.chain.compiler import compile_project
+from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed
+from consent_ledger.chain.devnet import Devnet, free_port
+from consent_ledger.chain.ledger import Ledger
+from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
+from consent_ledger.domain import GrantRequest, RevokeRequest
+
+TARGETS = {"grant_signed_new": 56_000, "grant_batch50_per_grant": 36_000, "revoke_signed": 36_000}
+CATEGORIES = 0b1011  # a few categories, as a real grant would carry
+PURPOSES = 0b101
+NOTICE = bytes.fromhex("9f" * 32)
+DAY = 86_400
+
+
+class _Run:
+    def __init__(self, ledger: Ledger, relayer_key: str) -> None:
+        self.ledger = ledger
+        self.relayer = ledger.sender(relayer_key)
+        self.domain = ledger.domain()
+        self.brand = Account.create().address
+        self.now = int(time.time())
+
+    def signed_grant(self, customer: LocalAccount, nonce: int = 0) -> tuple[GrantRequest, bytes]:
+        request = GrantRequest(
+            customer.address,
+            self.brand,
+            CATEGORIES,
+            PURPOSES,
+            self.now + 180 * DAY,
+            NOTICE,
+            nonce,
+            self.now + DAY,
+        )
+        return request, eip712.sign_digest(customer.key, eip712.grant_digest(self.domain, request))
+
+    def signed_revoke(self, customer: LocalAccount, nonce: int) -> tuple[RevokeRequest, bytes]:
+        request = RevokeRequest(customer.address, self.brand, nonce, self.now + DAY)
+        return request, eip712.sign_digest(customer.key, eip712.revoke_digest(self.domain, request))
+
+    def funded(self) -> LocalAccount:
+        account: LocalAccount = Account.create()
+        self.ledger.rpc.request("anvil_setBalance", [account.address, hex(10**18)])
+        return account
+
+
+def measure(
+    ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, int]:
+    run = _Run(ledger, relayer_key)
+    report: dict[str, int] = {}
+
+    progress("direct grant and revoke")
+    customer = run.funded()
+    own = ledger.sender(customer.key)
+    report["grant_direct"] = ledger.grant(
+        own, run.brand, CATEGORIES, PURPOSES, run.now + DAY, NOTICE
+    ).receipt.gas_used
+    report["revoke_direct"] = ledger.revoke(own, run.brand).receipt.gas_used
+
+    progress("signed grant, update, revoke")
+    customer = Account.create()
+    report["grant_signed_new"] = ledger.grant_by_sig(
+        run.relayer, *run.signed_grant(customer)
+    ).receipt.gas_used
+    report["grant_signed_update"] = ledger.grant_by_sig(
+        run.relayer, *run.signed_grant(customer, 1)
+    ).receipt.gas_used
+    report["revoke_signed"] = ledger.revoke_by_sig(
+        run.relayer, *run.signed_revoke(customer, 2)
+    ).receipt.gas_used
+
+    for size in (10, 50):
+        progress(f"batch of {size} signed grants from {size} customers")
+        customers = [Account.create() for _ in range(size)]
+        result = ledger.grant_batch(run.relayer, [run.signed_grant(c) for c in customers])
+        report[f"grant_batch{size}_per_grant"] = result.receipt.gas_used // size
+        if size == 50:
+            revokes = [run.signed_revoke(c, 1) for c in customers]
+            report["revoke_batch50_per_revoke"] = (
+                ledger.revoke_batch(run.relayer, revokes).receipt.gas_used // size
+            )
+
+    progress("anchors")
+    report["anchor"] = ledger.anchor(run.relayer, bytes.fromhex("ab" * 32), 100).receipt.gas_used
+    report["anchor_next"] = ledger.anchor(run.relayer, bytes.fromhex("cd" * 32), 200).receipt.gas_used
+    return report
+
+
+def gas_report(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> dict[str, object]:
+    """Start a throwaway anvil, deploy, measure every path, stop it."""
+    progress("compiling")
+    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[
+        CONTRACT_NAME
+    ]
+    with TemporaryDirectory(prefix="consent-gas-") as tmp:
+        devnet = Devnet(settings.project_root, Path(tmp), free_port(), persist=False)
+        progress(f"starting a throwaway anvil on port {devnet.port}")
+        devnet.start()
+        try:
+            rpc = RpcClient(devnet.url)
+            deployer = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(ANVIL_DEFAULT_KEY)
+            deployment, _ = ensure_deployed(rpc, deployer, artifact, Path(tmp) / "deployments")
+            ledger = Ledger(rpc, deployment.address, artifact.abi)
+            report = measure(ledger, ANVIL_DEFAULT_KEY, progress)
+        finally:
+            devnet.stop()
+    return {
+        **report,
+        "targets": TARGETS,
+        "meets_targets": all(report[name] <= limit for name, limit in TARGETS.items()),
+        "compiler": artifact.compiler,
+        "hardfork": "cancun",
+    }

@@ -1,0 +1,160 @@
+"""The ConsentLedger contract as Python calls: writes through a `TxSender`, reads over raw JSON-RPC.
+
+The batch view is the hot path: calldata is built by hand (`calldata.py`) and answers are decoded
+by hand, chunked so each `eth_call` stays within the node's gas cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from consent_ledger.chain import calldata
+from consent_ledger.chain.abi import ContractAbi
+from consent_ledger.chain.eip712 import Domain
+from consent_ledger.chain.events import LedgerEvent, decode_logs
+from consent_ledger.chain.reverts import RevertDecoder
+from consent_ledger.chain.rpc import BlockRef, RpcClient
+from consent_ledger.chain.tx import Receipt, TxSender
+from consent_ledger.domain import GrantRequest, GrantState, Query, RevokeRequest
+from consent_ledger.errors import RpcError
+
+BATCH_VIEW_CHUNK = 5_000
+GAS_PER_QUERY = 6_000  # a cold SLOAD plus decoding, with headroom
+BASE_CALL_GAS = 1_000_000
+
+
+def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
+    return (g.customer, g.brand, g.categories, g.purposes, g.expires_at, g.notice_hash, g.nonce, g.deadline)
+
+
+def _revoke_tuple(r: RevokeRequest) -> tuple[Any, ...]:
+    return (r.customer, r.brand, r.nonce, r.deadline)
+
+
+@dataclass(frozen=True)
+class TxResult:
+    receipt: Receipt
+    events: list[LedgerEvent]
+
+
+class Ledger:
+    """One deployed ConsentLedger."""
+
+    def __init__(self, rpc: RpcClient, address: str, abi: list[dict[str, Any]]) -> None:
+        self.rpc = rpc
+        self.address = to_checksum_address(address)
+        self.abi = ContractAbi(abi)
+        self.reverts = RevertDecoder(abi)
+
+    def domain(self) -> Domain:
+        return Domain(self.rpc.chain_id(), self.address)
+
+    def sender(self, private_key: bytes | str) -> TxSender:
+        """A transaction sender whose reverts decode into this contract's custom errors."""
+        return TxSender(self.rpc, private_key, self.reverts)
+
+    # ------------------------------------------------------------------ reads
+
+    def _call(self, name: str, args: Sequence[Any], block: BlockRef = "latest") -> tuple[Any, ...]:
+        function = self.abi.function(name)
+        try:
+            result = self.rpc.eth_call(self.address, function.encode(args), block)
+        except RpcError as error:
+            data = error.data.get("data") if isinstance(error.data, dict) else error.data
+            if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+                raise self.reverts.decode(data) from error
+            raise
+        return function.decode(result)
+
+    def grant_of(self, customer: str, brand: str, block: BlockRef = "latest") -> GrantState:
+        (state,) = self._call("grantOf", [customer, brand], block)
+        return GrantState(*state)
+
+    def nonce_of(self, customer: str, brand: str, block: BlockRef = "latest") -> int:
+        return int(self._call("nonceOf", [customer, brand], block)[0])
+
+    def is_allowed(
+        self, customer: str, brand: str, categories: int, purposes: int, block: BlockRef = "latest"
+    ) -> bool:
+        return bool(self._call("isAllowed", [customer, brand, categories, purposes], block)[0])
+
+    def are_allowed(self, queries: Sequence[Query], block: BlockRef = "latest") -> list[bool]:
+        """Answer many questions at one block; hand-encoded, chunked."""
+        answers: list[bool] = []
+        for start in range(0, len(queries), BATCH_VIEW_CHUNK):
+            chunk = queries[start : start + BATCH_VIEW_CHUNK]
+            data = calldata.encode_are_allowed(chunk)
+            result = self.rpc.eth_call(
+                self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk)
+            )
+            answers.extend(calldata.decode_bool_array(result, len(chunk)))
+        return answers
+
+    def are_allowed_for_brand(
+        self, brand: str, rows: Sequence[tuple[str, int, int]], block: BlockRef = "latest"
+    ) -> list[bool]:
+        """`are_allowed` for one brand; `rows` holds (customer, categories, purposes)."""
+        answers: list[bool] = []
+        for start in range(0, len(rows), BATCH_VIEW_CHUNK):
+            chunk = rows[start : start + BATCH_VIEW_CHUNK]
+            data = calldata.encode_are_allowed_for_brand(brand, chunk)
+            result = self.rpc.eth_call(
+                self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk)
+            )
+            answers.extend(calldata.decode_bool_array(result, len(chunk)))
+        return answers
+
+    def grant_digest(self, request: GrantRequest) -> bytes:
+        return bytes(self._call("grantDigest", [_grant_tuple(request)])[0])
+
+    def revoke_digest(self, request: RevokeRequest) -> bytes:
+        return bytes(self._call("revokeDigest", [_revoke_tuple(request)])[0])
+
+    def latest_anchor(self, custodian: str, block: BlockRef = "latest") -> tuple[bytes, int, int]:
+        root, size, anchored_at = self._call("latestAnchor", [custodian], block)
+        return bytes(root), int(size), int(anchored_at)
+
+    def root_at(self, custodian: str, size: int, block: BlockRef = "latest") -> bytes:
+        return bytes(self._call("rootAt", [custodian, size], block)[0])
+
+    # ----------------------------------------------------------------- writes
+
+    def _transact(self, sender: TxSender, name: str, args: Sequence[Any]) -> TxResult:
+        receipt = sender.transact(self.address, self.abi.function(name).encode(args))
+        return TxResult(receipt, decode_logs(receipt.logs, self.address))
+
+    def grant(
+        self,
+        sender: TxSender,
+        brand: str,
+        categories: int,
+        purposes: int,
+        expires_at: int,
+        notice_hash: bytes,
+    ) -> TxResult:
+        """Direct grant: the sender is the customer."""
+        return self._transact(sender, "grant", [brand, categories, purposes, expires_at, notice_hash])
+
+    def revoke(self, sender: TxSender, brand: str) -> TxResult:
+        """Direct revocation: the sender is the customer; no relayer involved."""
+        return self._transact(sender, "revoke", [brand])
+
+    def grant_by_sig(self, sender: TxSender, request: GrantRequest, signature: bytes) -> TxResult:
+        return self._transact(sender, "grantBySig", [_grant_tuple(request), signature])
+
+    def revoke_by_sig(self, sender: TxSender, request: RevokeRequest, signature: bytes) -> TxResult:
+        return self._transact(sender, "revokeBySig", [_revoke_tuple(request), signature])
+
+    def grant_batch(self, sender: TxSender, items: Sequence[tuple[GrantRequest, bytes]]) -> TxResult:
+        """Many signed grants in one transaction; bad items come back as `Rejected` events."""
+        return self._transact(sender, "grantBatchBySig", [[(_grant_tuple(g), sig) for g, sig in items]])
+
+    def revoke_batch(self, sender: TxSender, items: Sequence[tuple[RevokeRequest, bytes]]) -> TxResult:
+        return self._transact(sender, "revokeBatchBySig", [[(_revoke_tuple(r), sig) for r, sig in items]])
+
+    def anchor(self, sender: TxSender, root: bytes, size: int) -> TxResult:
+        return self._transact(sender, "anchor", [root, size])

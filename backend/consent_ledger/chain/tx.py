@@ -1,0 +1,150 @@
+"""Send transactions from one key: one writer per key, in nonce order, signed locally.
+
+The sender estimates gas (a revert there raises our decoded `ContractRevertError` and sends
+nothing), signs with eth-account, submits raw, and waits for the receipt.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from consent_ledger.chain.reverts import RevertDecoder
+from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.errors import ChainError, RpcError, TransactionFailedError
+
+PRIORITY_FEE = 1_000_000_000  # 1 gwei
+GAS_HEADROOM_NUM, GAS_HEADROOM_DEN = 6, 5  # estimate x 1.2
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    status: int
+    contract_address: str | None
+    logs: list[dict[str, Any]] = field(repr=False)
+
+    @classmethod
+    def from_rpc(cls, raw: dict[str, Any]) -> Receipt:
+        return cls(
+            tx_hash=raw["transactionHash"],
+            block_number=int(raw["blockNumber"], 16),
+            block_hash=raw["blockHash"],
+            gas_used=int(raw["gasUsed"], 16),
+            status=int(raw["status"], 16),
+            contract_address=raw.get("contractAddress"),
+            logs=list(raw.get("logs", [])),
+        )
+
+
+def _revert_data(error: RpcError) -> str | None:
+    data = error.data
+    if isinstance(data, dict):
+        data = data.get("data")
+    return data if isinstance(data, str) and data.startswith("0x") else None
+
+
+class TxSender:
+    """Signs and sends transactions for one account, serialised by a lock."""
+
+    def __init__(
+        self, rpc: RpcClient, private_key: bytes | str, decoder: RevertDecoder | None = None
+    ) -> None:
+        self.rpc = rpc
+        self.account: LocalAccount = Account.from_key(private_key)
+        self.decoder = decoder
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    def _next_nonce(self) -> int:
+        if self._nonce is None:
+            self._nonce = int(self.rpc.request("eth_getTransactionCount", [self.address, "pending"]), 16)
+        return self._nonce
+
+    def resync(self) -> None:
+        """Forget the local nonce (after a node restart or an external send)."""
+        with self._lock:
+            self._nonce = None
+
+    def _raise_revert(self, error: RpcError) -> None:
+        data = _revert_data(error)
+        if data is not None and self.decoder is not None:
+            raise self.decoder.decode(data) from error
+
+    def estimate(self, to: str | None, data: str) -> int:
+        call: dict[str, Any] = {"from": self.address, "data": data}
+        if to is not None:
+            call["to"] = to
+        try:
+            return int(self.rpc.request("eth_estimateGas", [call]), 16)
+        except RpcError as error:
+            self._raise_revert(error)
+            raise
+
+    def send(self, to: str | None, data: str, gas: int | None = None) -> str:
+        """Sign and submit; returns the tx hash. Raises `ContractRevertError` if it would revert."""
+        with self._lock:
+            limit = gas or self.estimate(to, data) * GAS_HEADROOM_NUM // GAS_HEADROOM_DEN
+            base_fee = int(self.rpc.get_block("latest").get("baseFeePerGas", "0x0"), 16)
+            for attempt in (1, 2):
+                tx: dict[str, Any] = {
+                    "type": 2,
+                    "chainId": self.rpc.chain_id(),
+                    "nonce": self._next_nonce(),
+                    "gas": limit,
+                    "maxFeePerGas": 2 * base_fee + PRIORITY_FEE,
+                    "maxPriorityFeePerGas": PRIORITY_FEE,
+                    "value": 0,
+                    "data": data,
+                }
+                if to is not None:
+                    tx["to"] = to
+                signed = self.account.sign_transaction(tx)
+                try:
+                    tx_hash = str(
+                        self.rpc.request("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+                    )
+                except RpcError as error:
+                    if "nonce" in str(error).lower() and attempt == 1:
+                        self._nonce = None  # someone else used this key, or the node restarted
+                        continue
+                    self._raise_revert(error)
+                    raise
+                self._nonce = tx["nonce"] + 1
+                return tx_hash
+        raise AssertionError("unreachable")
+
+    def wait(self, tx_hash: str, timeout: float = 60.0, poll: float = 0.05) -> Receipt:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = self.rpc.request("eth_getTransactionReceipt", [tx_hash])
+            if raw is not None:
+                return Receipt.from_rpc(raw)
+            time.sleep(poll)
+        raise TransactionFailedError(f"no receipt for {tx_hash} after {timeout:.0f}s")
+
+    def transact(self, to: str | None, data: str, gas: int | None = None, timeout: float = 60.0) -> Receipt:
+        """Send and wait; a mined failure raises `TransactionFailedError`."""
+        receipt = self.wait(self.send(to, data, gas), timeout)
+        if receipt.status != 1:
+            raise TransactionFailedError(
+                f"transaction {receipt.tx_hash} failed in block {receipt.block_number}"
+            )
+        return receipt
+
+
+def require_code(rpc: RpcClient, address: str) -> None:
+    if rpc.get_code(address) in ("0x", "0x0", ""):
+        raise ChainError(f"no contract at {address} on chain {rpc.chain_id()} ({rpc.url})")

@@ -1,0 +1,1 @@
+"""The `consent-ledger` console script."""

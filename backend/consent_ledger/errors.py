@@ -1,0 +1,90 @@
+"""One exception hierarchy for the whole package.
+
+Every error we raise on purpose derives from `LedgerError`. The API maps these to HTTP in one place;
+the CLI prints `str(error)` and exits non-zero. Messages say what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Root of every error Consent Ledger raises on purpose."""
+
+
+class ConfigError(LedgerError):
+    """A setting is missing or invalid."""
+
+
+class ToolchainError(LedgerError):
+    """A build tool (solc, node, anvil) is missing or failed."""
+
+
+class CompileError(ToolchainError):
+    """The Solidity sources did not compile; `problems` holds `file:line:col: message` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("compilation failed:\n" + "\n".join(problems))
+
+
+class DevnetError(LedgerError):
+    """The local anvil node could not be started, reached or stopped."""
+
+
+class ChainError(LedgerError):
+    """Talking to the chain failed."""
+
+
+class NodeUnavailableError(ChainError):
+    """The JSON-RPC endpoint did not answer."""
+
+
+class WrongChainError(ChainError):
+    """The node is on a different chain than expected."""
+
+    def __init__(self, expected: int, actual: int, url: str) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"the node at {url} is on chain {actual}, expected {expected}: "
+            "are you connected to the right network?"
+        )
+
+
+class RpcError(ChainError):
+    """The node answered a JSON-RPC call with an error."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        self.method = method
+        self.code = code
+        self.data = data
+        super().__init__(f"{method} failed ({code}): {message}")
+
+
+class DeploymentError(ChainError):
+    """No usable deployment of the contract on this chain."""
+
+
+class ContractRevertError(ChainError):
+    """The contract reverted; `name` and `args` carry its custom error when it is one of ours."""
+
+    def __init__(self, name: str, args: dict[str, Any], raw: str = "") -> None:
+        self.name = name
+        self.args_by_name = args
+        self.raw = raw
+        detail = ", ".join(f"{k}={v}" for k, v in args.items())
+        super().__init__(f"the contract refused: {name}({detail})")
+
+
+class TransactionFailedError(ChainError):
+    """A transaction was mined but failed, or never got a receipt."""
+
+
+class KeystoreError(LedgerError):
+    """A keystore file could not be read, decrypted or written."""
+
+
+class InputError(LedgerError):
+    """A caller gave a value we cannot accept (bad address, unknown bit, bad time...)."""

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title Consent Ledger interface
+/// @notice Customers record which brand may use which categories of their data, for which purposes,
+/// until when. One storage slot per (customer, brand) holds the whole state. Nothing personal is
+/// ever stored or emitted: only addresses, bitmasks, times, nonces and the hash of the privacy notice.
+/// @dev Limits: categories and purposes are 64-bit masks (bit meanings live in the off-chain,
+/// versioned catalog); times are uint40 seconds; the per-(customer, brand) nonce is stored in 48 bits
+/// (2^48 grants or revocations per pair).
+interface IConsentLedger {
+    /*//////////////////////////////////////////////////////////////
+                                 TYPES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The state of one (customer, brand) pair, packed into one storage slot.
+    /// @dev `expiresAt == 0` means no active grant (never granted, or revoked).
+    struct GrantState {
+        uint64 categories;
+        uint64 purposes;
+        uint40 expiresAt;
+        uint40 grantedAt;
+        uint48 nonce;
+    }
+
+    /// @notice The EIP-712 `Grant` message a customer signs.
+    struct GrantRequest {
+        address customer;
+        address brand;
+        uint64 categories;
+        uint64 purposes;
+        uint40 expiresAt;
+        bytes32 noticeHash;
+        uint256 nonce;
+        uint40 deadline;
+    }
+
+    /// @notice The EIP-712 `Revoke` message a customer signs.
+    struct RevokeRequest {
+        address customer;
+        address brand;
+        uint256 nonce;
+        uint40 deadline;
+    }
+
+    /// @notice A signed grant inside a batch.
+    struct SignedGrant {
+        GrantRequest request;
+        bytes signature;
+    }
+
+    /// @notice A signed revocation inside a batch.
+    struct SignedRevoke {
+        RevokeRequest request;
+        bytes signature;
+    }
+
+    /// @notice One question for the batch view: does `customer` allow `brand` all these bits?
+    struct Query {
+        address customer;
+        address brand;
+        uint64 categories;
+        uint64 purposes;
+    }
+
+    /// @notice Why a batch item was skipped (carried by the rejection events).
+    enum Rejection {
+        None,
+        SignatureExpired,
+        InvalidNonce,
+        InvalidSignature,
+        ZeroBrand,
+        NoCategories,
+        NoPurposes,
+        ExpiryInPast
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice `customer` granted `brand` the given categories and purposes until `expiresAt`;
+    /// the grant replaced any earlier one for this pair. `nonce` is the nonce the grant consumed.
+    event Granted(
+        address indexed customer,
+        address indexed brand,
+        uint64 categories,
+        uint64 purposes,
+        uint40 expiresAt,
+        bytes32 noticeHash,
+        uint256 nonce
+    );
+
+    /// @notice `customer` revoked whatever `brand` was allowed; `nonce` is the nonce consumed.
+    event Revoked(address indexed customer, address indexed brand, uint256 nonce);
+
+    /// @notice A signed grant in a batch was skipped; the rest of the batch went on.
+    event GrantRejected(address indexed customer, address indexed brand, uint256 nonce, Rejection reason);
+
+    /// @notice A signed revocation in a batch was skipped; the rest of the batch went on.
+    event RevokeRejected(address indexed customer, address indexed brand, uint256 nonce, Rejection reason);
+
+    /// @notice `custodian` anchored the root of its access log at `size` leaves.
+    event Anchored(address indexed custodian, bytes32 root, uint64 size);
+
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The signed message's deadline has passed.
+    error ConsentLedgerSignatureExpired(uint40 deadline, uint256 timestamp);
+
+    /// @notice The message carries a nonce other than the pair's current one (replay or out of order).
+    error ConsentLedgerInvalidNonce(address customer, address brand, uint256 expected, uint256 provided);
+
+    /// @notice The signature is malformed, malleable (high s), or not from `customer`
+    /// (neither by ECDSA nor by the customer's EIP-1271 wallet).
+    error ConsentLedgerInvalidSignature(address customer, address brand);
+
+    /// @notice A grant must name a brand.
+    error ConsentLedgerZeroBrand(address customer);
+
+    /// @notice A grant must cover at least one data category (revoke to withdraw everything).
+    error ConsentLedgerNoCategories(address customer, address brand);
+
+    /// @notice A grant must cover at least one purpose.
+    error ConsentLedgerNoPurposes(address customer, address brand);
+
+    /// @notice Every grant expires, and not in the past.
+    error ConsentLedgerExpiryInPast(uint40 expiresAt, uint256 timestamp);
+
+    /// @notice An access log only grows: each anchor must cover more leaves than the last.
+    error ConsentLedgerAnchorNotGrowing(address custodian, uint64 previousSize, uint64 size);
+
+    /// @notice An anchored root cannot be zero (zero means "no anchor" in the views).
+    error ConsentLedgerZeroRoot(address custodian, uint64 size);
+
+    /*//////////////////////////////////////////////////////////////
+                                 WRITES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Grant `brand` the given categories and purposes until `expiresAt`, as the customer
+    /// (msg.sender) directly. Replaces any earlier grant to this brand and consumes the pair's nonce.
+    /// @param brand The brand's address.
+    /// @param categories Bitmask of data categories (catalog bits), at least one.
+    /// @param purposes Bitmask of purposes (catalog bits), at least one.
+    /// @param expiresAt When the grant ends (unix seconds, in the future).
+    /// @param noticeHash Hash of the privacy notice the customer was shown.
+    function grant(address brand, uint64 categories, uint64 purposes, uint40 expiresAt, bytes32 noticeHash)
+        external;
+
+    /// @notice Revoke everything `brand` was allowed, as the customer (msg.sender) directly. No relayer
+    /// can censor this path. Also invalidates any signed but unsubmitted message for this pair.
+    /// @param brand The brand's address.
+    function revoke(address brand) external;
+
+    /// @notice Record a grant signed by `request.customer` (EIP-712 `Grant`); anyone may relay it.
+    /// @param request The signed message.
+    /// @param signature 65-byte ECDSA signature, or whatever the customer's EIP-1271 wallet accepts.
+    function grantBySig(GrantRequest calldata request, bytes calldata signature) external;
+
+    /// @notice Record a revocation signed by `request.customer` (EIP-712 `Revoke`); anyone may relay it.
+    /// @param request The signed message.
+    /// @param signature 65-byte ECDSA signature, or whatever the customer's EIP-1271 wallet accepts.
+    function revokeBySig(RevokeRequest calldata request, bytes calldata signature) external;
+
+    /// @notice Record many signed grants. An invalid item is skipped with a `GrantRejected` event and
+    /// never reverts the others.
+    /// @param items The signed grants, applied in order.
+    /// @return accepted How many items were recorded.
+    function grantBatchBySig(SignedGrant[] calldata items) external returns (uint256 accepted);
+
+    /// @notice Record many signed revocations. An invalid item is skipped with a `RevokeRejected`
+    /// event and never reverts the others.
+    /// @param items The signed revocations, applied in order.
+    /// @return accepted How many items were recorded.
+    function revokeBatchBySig(SignedRevoke[] calldata items) external returns (uint256 accepted);
+
+    /// @notice Anchor the caller's access-log root at `size` leaves. Each caller keeps its own log;
+    /// there is no admin.
+    /// @param root The log's root hash at `size` (RFC 9162 Merkle tree head).
+    /// @param size Number of leaves; larger than the caller's previous anchor.
+    function anchor(bytes32 root, uint64 size) external;
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Whether `customer` currently allows `brand` every bit of `categories` and `purposes`.
+    /// @param customer The customer's address.
+    /// @param brand The brand's address.
+    /// @param categories Bitmask of data categories asked for.
+    /// @param purposes Bitmask of purposes asked for.
+    /// @return True when an unexpired grant covers all the bits asked for.
+    function isAllowed(address customer, address brand, uint64 categories, uint64 purposes)
+        external
+        view
+        returns (bool);
+
+    /// @notice `isAllowed` for many questions in one call.
+    /// @param queries The questions.
+    /// @return answers One answer per question, in order.
+    function areAllowed(Query[] calldata queries) external view returns (bool[] memory answers);
+
+    /// @notice The stored state of a (customer, brand) pair.
+    /// @param customer The customer's address.
+    /// @param brand The brand's address.
+    /// @return The packed grant state (all zero but the nonce when there is no active grant).
+    function grantOf(address customer, address brand) external view returns (GrantState memory);
+
+    /// @notice The nonce the next grant or revocation for this pair must carry.
+    /// @param customer The customer's address.
+    /// @param brand The brand's address.
+    /// @return The current nonce.
+    function nonceOf(address customer, address brand) external view returns (uint256);
+
+    /// @notice The EIP-712 digest a customer signs for `request`.
+    /// @param request The grant message.
+    /// @return The digest (domain separator included).
+    function grantDigest(GrantRequest calldata request) external view returns (bytes32);
+
+    /// @notice The EIP-712 digest a customer signs for `request`.
+    /// @param request The revocation message.
+    /// @return The digest (domain separator included).
+    function revokeDigest(RevokeRequest calldata request) external view returns (bytes32);
+
+    /// @notice The custodian's latest anchor.
+    /// @param custodian The address that anchored.
+    /// @return root The latest anchored root (zero when none).
+    /// @return size Its size in leaves.
+    /// @return anchoredAt When it was anchored.
+    function latestAnchor(address custodian) external view returns (bytes32 root, uint64 size, uint40 anchoredAt);
+
+    /// @notice The root the custodian anchored at exactly `size` leaves.
+    /// @param custodian The address that anchored.
+    /// @param size A size the custodian anchored.
+    /// @return The root, or zero when the custodian never anchored at that size.
+    function rootAt(address custodian, uint64 size) external view returns (bytes32);
+}

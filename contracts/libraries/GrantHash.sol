@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IConsentLedger} from "../interfaces/IConsentLedger.sol";
+
+/// @title EIP-712 type hashes and struct hashes of Consent Ledger messages
+/// @dev The type strings are written out so they cannot drift from the hashes; a test pins them.
+library GrantHash {
+    bytes32 internal constant GRANT_TYPEHASH = keccak256(
+        "Grant(address customer,address brand,uint64 categories,uint64 purposes,uint40 expiresAt,bytes32 noticeHash,uint256 nonce,uint40 deadline)"
+    );
+
+    bytes32 internal constant REVOKE_TYPEHASH =
+        keccak256("Revoke(address customer,address brand,uint256 nonce,uint40 deadline)");
+
+    /// @dev hashStruct(Grant) per EIP-712.
+    function hash(IConsentLedger.GrantRequest calldata g) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                GRANT_TYPEHASH,
+                g.customer,
+                g.brand,
+                g.categories,
+                g.purposes,
+                g.expiresAt,
+                g.noticeHash,
+                g.nonce,
+                g.deadline
+            )
+        );
+    }
+
+    /// @dev hashStruct(Revoke) per EIP-712.
+    function hash(IConsentLedger.RevokeRequest calldata r) internal pure returns (bytes32) {
+        return keccak256(abi.encode(REVOKE_TYPEHASH, r.customer, r.brand, r.nonce, r.deadline));
+    }
+}

@@ -1,0 +1,129 @@
+"""Hand-made encoders and digests agree with eth_abi / eth-account; type strings are pinned."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from eth_abi import decode, encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+from consent_ledger.chain import calldata, eip712
+from consent_ledger.domain import GrantRequest, Query, RevokeRequest
+from consent_ledger.errors import ChainError
+
+
+def test_type_strings_are_pinned() -> None:
+    assert eip712.GRANT_TYPE == (
+        "Grant(address customer,address brand,uint64 categories,uint64 purposes,uint40 expiresAt,"
+        "bytes32 noticeHash,uint256 nonce,uint40 deadline)"
+    )
+    assert eip712.REVOKE_TYPE == "Revoke(address customer,address brand,uint256 nonce,uint40 deadline)"
+    assert eip712.GRANT_TYPEHASH.hex() == keccak(text=eip712.GRANT_TYPE).hex()
+
+
+def test_type_strings_match_the_solidity_library(project_root) -> None:
+    source = (project_root / "contracts" / "libraries" / "GrantHash.sol").read_text()
+    assert f'"{eip712.GRANT_TYPE}"' in source
+    assert f'"{eip712.REVOKE_TYPE}"' in source
+
+
+def _random_grant(rng: random.Random) -> GrantRequest:
+    return GrantRequest(
+        Account.create().address,
+        Account.create().address,
+        rng.getrandbits(64),
+        rng.getrandbits(64),
+        rng.getrandbits(40),
+        rng.randbytes(32),
+        rng.getrandbits(256),
+        rng.getrandbits(40),
+    )
+
+
+def test_digest_equals_eth_account_typed_data() -> None:
+    rng = random.Random(1)
+    domain = eip712.Domain(rng.getrandbits(32), Account.create().address)
+    for _ in range(20):
+        grant = _random_grant(rng)
+        signable = encode_typed_data(full_message=eip712.grant_typed_data(domain, grant))
+        assert keccak(b"\x19" + signable.version + signable.header + signable.body) == eip712.grant_digest(
+            domain, grant
+        )
+        revoke = RevokeRequest(grant.customer, grant.brand, grant.nonce, grant.deadline)
+        signable = encode_typed_data(full_message=eip712.revoke_typed_data(domain, revoke))
+        assert keccak(b"\x19" + signable.version + signable.header + signable.body) == eip712.revoke_digest(
+            domain, revoke
+        )
+
+
+def test_wallet_json_keeps_big_numbers_exact() -> None:
+    grant = GrantRequest(
+        "0x" + "11" * 20, "0x" + "22" * 20, 2**64 - 1, 2**63, 2**40 - 1, b"\1" * 32, 2**255, 5
+    )
+    message = eip712.grant_typed_data(eip712.Domain(31337, "0x" + "33" * 20), grant)["message"]
+    assert message["categories"] == str(2**64 - 1)
+    assert message["nonce"] == str(2**255)
+
+
+def test_sign_and_recover_round_trip() -> None:
+    account = Account.create()
+    digest = keccak(b"anything")
+    signature = eip712.sign_digest(account.key, digest)
+    assert len(signature) == 65
+    assert (
+        int.from_bytes(signature[32:64], "big")
+        <= 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
+    )
+    assert eip712.recover_signer(digest, signature) == account.address
+
+
+def test_are_allowed_calldata_equals_eth_abi() -> None:
+    rng = random.Random(3)
+    queries = [
+        Query(Account.create().address, Account.create().address, rng.getrandbits(64), rng.getrandbits(64))
+        for _ in range(50)
+    ]
+    expected = keccak(text="areAllowed((address,address,uint64,uint64)[])")[:4] + encode(
+        ["(address,address,uint64,uint64)[]"],
+        [[(q.customer, q.brand, q.categories, q.purposes) for q in queries]],
+    )
+    assert calldata.encode_are_allowed(queries) == "0x" + expected.hex()
+    brand = queries[0].brand
+    same_brand = [Query(q.customer, brand, q.categories, q.purposes) for q in queries]
+    rows = [(q.customer, q.categories, q.purposes) for q in same_brand]
+    assert calldata.encode_are_allowed_for_brand(brand, rows) == calldata.encode_are_allowed(same_brand)
+    assert (
+        calldata.encode_are_allowed([])
+        == "0x" + (expected[:4] + encode(["(address,address,uint64,uint64)[]"], [[]])).hex()
+    )
+
+
+def test_bool_array_decoding_equals_eth_abi() -> None:
+    rng = random.Random(4)
+    values = [rng.random() < 0.5 for _ in range(100)]
+    raw = "0x" + encode(["bool[]"], [values]).hex()
+    assert (
+        calldata.decode_bool_array(raw, 100) == values == list(decode(["bool[]"], bytes.fromhex(raw[2:]))[0])
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0x",
+        "0x" + encode(["bool[]"], [[True]]).hex(),  # wrong count for the 2 expected below
+        "0x" + encode(["uint256[]"], [[2, 0]]).hex(),  # not bools
+        "0x" + encode(["bool[]"], [[True, False]]).hex()[:-2],  # truncated
+    ],
+)
+def test_bool_array_decoding_refuses_odd_answers(raw: str) -> None:
+    with pytest.raises(ChainError):
+        calldata.decode_bool_array(raw, 2)
+
+
+def test_bad_address_in_calldata() -> None:
+    with pytest.raises(ChainError):
+        calldata.encode_are_allowed([Query("0x1234", "0x" + "11" * 20, 1, 1)])
