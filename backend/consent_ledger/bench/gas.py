@@ -61,31 +61,21 @@ class _Run:
         return account
 
 
-def measure(
-    ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = lambda _: None
-) -> dict[str, int]:
+def measure(ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = lambda _: None) -> dict[str, int]:
     run = _Run(ledger, relayer_key)
     report: dict[str, int] = {}
 
     progress("direct grant and revoke")
     customer = run.funded()
     own = ledger.sender(customer.key)
-    report["grant_direct"] = ledger.grant(
-        own, run.brand, CATEGORIES, PURPOSES, run.now + DAY, NOTICE
-    ).receipt.gas_used
+    report["grant_direct"] = ledger.grant(own, run.brand, CATEGORIES, PURPOSES, run.now + DAY, NOTICE).receipt.gas_used
     report["revoke_direct"] = ledger.revoke(own, run.brand).receipt.gas_used
 
     progress("signed grant, update, revoke")
     customer = Account.create()
-    report["grant_signed_new"] = ledger.grant_by_sig(
-        run.relayer, *run.signed_grant(customer)
-    ).receipt.gas_used
-    report["grant_signed_update"] = ledger.grant_by_sig(
-        run.relayer, *run.signed_grant(customer, 1)
-    ).receipt.gas_used
-    report["revoke_signed"] = ledger.revoke_by_sig(
-        run.relayer, *run.signed_revoke(customer, 2)
-    ).receipt.gas_used
+    report["grant_signed_new"] = ledger.grant_by_sig(run.relayer, *run.signed_grant(customer)).receipt.gas_used
+    report["grant_signed_update"] = ledger.grant_by_sig(run.relayer, *run.signed_grant(customer, 1)).receipt.gas_used
+    report["revoke_signed"] = ledger.revoke_by_sig(run.relayer, *run.signed_revoke(customer, 2)).receipt.gas_used
 
     for size in (10, 50):
         progress(f"batch of {size} signed grants from {size} customers")
@@ -94,9 +84,7 @@ def measure(
         report[f"grant_batch{size}_per_grant"] = result.receipt.gas_used // size
         if size == 50:
             revokes = [run.signed_revoke(c, 1) for c in customers]
-            report["revoke_batch50_per_revoke"] = (
-                ledger.revoke_batch(run.relayer, revokes).receipt.gas_used // size
-            )
+            report["revoke_batch50_per_revoke"] = ledger.revoke_batch(run.relayer, revokes).receipt.gas_used // size
 
     progress("anchors")
     report["anchor"] = ledger.anchor(run.relayer, bytes.fromhex("ab" * 32), 100).receipt.gas_used
@@ -107,9 +95,7 @@ def measure(
 def gas_report(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> dict[str, object]:
     """Start a throwaway anvil, deploy, measure every path, stop it."""
     progress("compiling")
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[
-        CONTRACT_NAME
-    ]
+    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
     with TemporaryDirectory(prefix="consent-gas-") as tmp:
         devnet = Devnet(settings.project_root, Path(tmp), free_port(), persist=False)
         progress(f"starting a throwaway anvil on port {devnet.port}")

@@ -108,9 +108,7 @@ def find_compiler(project_root: Path) -> Compiler:
     if on_path:
         natives.append(Path(on_path).resolve())
     with contextlib.suppress(solcx.exceptions.SolcNotInstalled):
-        natives.extend(
-            Path(str(solcx.install.get_executable(v))) for v in solcx.get_installed_solc_versions()
-        )
+        natives.extend(Path(str(solcx.install.get_executable(v))) for v in solcx.get_installed_solc_versions())
     for binary in natives:
         version = _version_of(binary)
         if version and pinned and version.split("+")[0] == pinned:
@@ -237,9 +235,7 @@ def compile_sources(
 def _write(build_dir: Path, fingerprint: str, artifacts: dict[str, Artifact]) -> None:
     build_dir.mkdir(parents=True, exist_ok=True)
     for name, artifact in artifacts.items():
-        (build_dir / f"{name}.json").write_text(
-            json.dumps(artifact.to_json(), indent=2, sort_keys=True) + "\n"
-        )
+        (build_dir / f"{name}.json").write_text(json.dumps(artifact.to_json(), indent=2, sort_keys=True) + "\n")
     index = {"sourceHash": fingerprint, "contracts": sorted(artifacts)}
     (build_dir / "index.json").write_text(json.dumps(index, indent=2) + "\n")
 

@@ -21,7 +21,5 @@ def connect(settings: Settings) -> tuple[Ledger, Deployment]:
             f"is not on the chain "
             f"at {settings.rpc_url} (was the devnet reset?): run `consent-ledger deploy`"
         )
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[
-        CONTRACT_NAME
-    ]
+    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
     return Ledger(rpc, deployment.address, artifact.abi), deployment

@@ -11,6 +11,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from eth_utils.address import to_checksum_address
+
 from consent_ledger.chain.compiler import Artifact
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.chain.tx import TxSender
@@ -91,7 +93,7 @@ def ensure_deployed(
         raise DeploymentError(f"deploy transaction {receipt.tx_hash} created no contract")
     deployment = Deployment(
         chain_id=chain_id,
-        address=receipt.contract_address,
+        address=to_checksum_address(receipt.contract_address),
         deploy_block=receipt.block_number,
         deploy_block_hash=receipt.block_hash,
         tx_hash=receipt.tx_hash,

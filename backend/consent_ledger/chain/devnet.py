@@ -77,9 +77,7 @@ class DevnetStatus:
     def describe(self) -> str:
         if not self.running:
             return f"devnet: stopped ({self.url})"
-        return (
-            f"devnet: running pid {self.pid} at {self.url}, chain {self.chain_id}, block {self.block_number}"
-        )
+        return f"devnet: running pid {self.pid} at {self.url}, chain {self.chain_id}, block {self.block_number}"
 
 
 class Devnet:

@@ -53,6 +53,8 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
         raise KeystoreError(f"{path} is not a keystore file") from exc
     try:
         key = Account.decrypt(encrypted, password)
+    except (KeyError, TypeError) as exc:
+        raise KeystoreError(f"{path} is not a keystore file") from exc
     except ValueError as exc:
         raise KeystoreError(f"cannot decrypt {path}: wrong password?") from exc
     account: LocalAccount = Account.from_key(key)

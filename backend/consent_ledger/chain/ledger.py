@@ -77,9 +77,7 @@ class Ledger:
     def nonce_of(self, customer: str, brand: str, block: BlockRef = "latest") -> int:
         return int(self._call("nonceOf", [customer, brand], block)[0])
 
-    def is_allowed(
-        self, customer: str, brand: str, categories: int, purposes: int, block: BlockRef = "latest"
-    ) -> bool:
+    def is_allowed(self, customer: str, brand: str, categories: int, purposes: int, block: BlockRef = "latest") -> bool:
         return bool(self._call("isAllowed", [customer, brand, categories, purposes], block)[0])
 
     def are_allowed(self, queries: Sequence[Query], block: BlockRef = "latest") -> list[bool]:
@@ -88,9 +86,7 @@ class Ledger:
         for start in range(0, len(queries), BATCH_VIEW_CHUNK):
             chunk = queries[start : start + BATCH_VIEW_CHUNK]
             data = calldata.encode_are_allowed(chunk)
-            result = self.rpc.eth_call(
-                self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk)
-            )
+            result = self.rpc.eth_call(self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk))
             answers.extend(calldata.decode_bool_array(result, len(chunk)))
         return answers
 
@@ -102,9 +98,7 @@ class Ledger:
         for start in range(0, len(rows), BATCH_VIEW_CHUNK):
             chunk = rows[start : start + BATCH_VIEW_CHUNK]
             data = calldata.encode_are_allowed_for_brand(brand, chunk)
-            result = self.rpc.eth_call(
-                self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk)
-            )
+            result = self.rpc.eth_call(self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk))
             answers.extend(calldata.decode_bool_array(result, len(chunk)))
         return answers
 

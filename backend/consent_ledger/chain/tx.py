@@ -55,9 +55,7 @@ def _revert_data(error: RpcError) -> str | None:
 class TxSender:
     """Signs and sends transactions for one account, serialised by a lock."""
 
-    def __init__(
-        self, rpc: RpcClient, private_key: bytes | str, decoder: RevertDecoder | None = None
-    ) -> None:
+    def __init__(self, rpc: RpcClient, private_key: bytes | str, decoder: RevertDecoder | None = None) -> None:
         self.rpc = rpc
         self.account: LocalAccount = Account.from_key(private_key)
         self.decoder = decoder
@@ -113,9 +111,7 @@ class TxSender:
                     tx["to"] = to
                 signed = self.account.sign_transaction(tx)
                 try:
-                    tx_hash = str(
-                        self.rpc.request("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
-                    )
+                    tx_hash = str(self.rpc.request("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]))
                 except RpcError as error:
                     if "nonce" in str(error).lower() and attempt == 1:
                         self._nonce = None  # someone else used this key, or the node restarted
@@ -139,9 +135,7 @@ class TxSender:
         """Send and wait; a mined failure raises `TransactionFailedError`."""
         receipt = self.wait(self.send(to, data, gas), timeout)
         if receipt.status != 1:
-            raise TransactionFailedError(
-                f"transaction {receipt.tx_hash} failed in block {receipt.block_number}"
-            )
+            raise TransactionFailedError(f"transaction {receipt.tx_hash} failed in block {receipt.block_number}")
         return receipt
 
 

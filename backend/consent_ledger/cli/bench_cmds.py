@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from consent_ledger.bench.gas import gas_report
+from consent_ledger.bench.views import views_report
 from consent_ledger.cli.common import emit_json, say, settings_from
 
 
@@ -15,6 +16,10 @@ def register(commands: Any) -> None:
     g = sub.add_parser("gas", help="gasUsed of every write path, from receipts on a throwaway anvil")
     g.add_argument("--json", action="store_true", help="print one JSON object (the default prints a table)")
     g.set_defaults(handler=cmd_gas)
+    v = sub.add_parser("views", help="permission checks/s: hand-encoded batch view vs web3.py")
+    v.add_argument("--customers", type=int, default=1_000, help="grants to create first")
+    v.add_argument("--questions", type=int, default=5_000, help="questions per batch call")
+    v.set_defaults(handler=cmd_views)
 
 
 def cmd_gas(args: argparse.Namespace) -> int:
@@ -28,4 +33,10 @@ def cmd_gas(args: argparse.Namespace) -> int:
             limit = targets.get(name)
             note = f"  (target <= {limit:,}: {'ok' if value <= limit else 'MISSED'})" if limit else ""
             print(f"{name:28} {value:>8,}{note}")
+    return 0
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    report = views_report(settings_from(args), args.customers, args.questions, progress=lambda m: say(f"... {m}"))
+    emit_json(report)
     return 0

@@ -24,9 +24,7 @@ def register(commands: Any) -> None:
     p.add_argument("--port", type=int, help="port (default: $CONSENT_DEVNET_PORT or 8545)")
     p.set_defaults(handler=cmd_devnet)
 
-    p = commands.add_parser(
-        "deploy", help="deploy ConsentLedger (reuses a live deployment on the same chain)"
-    )
+    p = commands.add_parser("deploy", help="deploy ConsentLedger (reuses a live deployment on the same chain)")
     add_rpc_flag(p)
     p.set_defaults(handler=cmd_deploy)
 
@@ -75,17 +73,13 @@ def deployer_key(settings: Settings, chain_id: int) -> str:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[
-        CONTRACT_NAME
-    ]
+    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
     rpc = RpcClient(settings.rpc_url)
     chain_id = rpc.chain_id()
     sender = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(deployer_key(settings, chain_id))
     deployment, reused = ensure_deployed(rpc, sender, artifact, settings.deployments_path)
     verb = "reusing" if reused else "deployed"
-    say(
-        f"{verb} {CONTRACT_NAME} at {deployment.address} on chain {chain_id}, block {deployment.deploy_block}"
-    )
+    say(f"{verb} {CONTRACT_NAME} at {deployment.address} on chain {chain_id}, block {deployment.deploy_block}")
     emit_json(deployment.to_json())
     return 0
 

@@ -11,9 +11,7 @@ from consent_ledger.config import Settings
 
 
 def add_rpc_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--rpc", metavar="URL", help="JSON-RPC endpoint (default: $CONSENT_RPC_URL or the devnet)"
-    )
+    parser.add_argument("--rpc", metavar="URL", help="JSON-RPC endpoint (default: $CONSENT_RPC_URL or the devnet)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
