@@ -62,6 +62,11 @@ class RpcError(ChainError):
         super().__init__(f"{method} failed ({code}): {message}")
 
 
+class ChainUncertainError(ChainError):
+    """The chain cannot give a reliable answer right now (block reorganised away, node behind...).
+    Callers fail closed: nothing is released on an uncertain answer."""
+
+
 class DeploymentError(ChainError):
     """No usable deployment of the contract on this chain."""
 

@@ -15,10 +15,12 @@ from urllib.parse import urlsplit
 
 from consent_ledger.errors import NodeUnavailableError, RpcError
 
-BlockRef = int | str  # a number, or "latest" / "pending" / "earliest" / "safe" / "finalized"
+# A number, a tag ("latest", "safe", "finalized"...), or an EIP-1898 object such as
+# {"blockHash": "0x...", "requireCanonical": True}, which pins a call to one exact block.
+BlockRef = int | str | dict[str, Any]
 
 
-def block_param(block: BlockRef) -> str:
+def block_param(block: BlockRef) -> str | dict[str, Any]:
     return hex(block) if isinstance(block, int) else block
 
 

@@ -1,0 +1,1 @@
+"""Use cases that combine the chain, the vault and the audit log."""
