@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from consent_ledger.chain.compiler import compile_project
+from typing import Any
+
+from consent_ledger.chain.compiler import compile_project, load_artifact
 from consent_ledger.chain.deploy import CONTRACT_NAME, Deployment, load_deployment, still_deployed
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import Settings
-from consent_ledger.errors import DeploymentError
+from consent_ledger.errors import DeploymentError, ToolchainError
 
 
 def connect(settings: Settings) -> tuple[Ledger, Deployment]:
@@ -21,5 +23,22 @@ def connect(settings: Settings) -> tuple[Ledger, Deployment]:
             f"is not on the chain "
             f"at {settings.rpc_url} (was the devnet reset?): run `consent-ledger deploy`"
         )
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
-    return Ledger(rpc, deployment.address, artifact.abi), deployment
+    return Ledger(rpc, deployment.address, _abi_for(settings, deployment)), deployment
+
+
+def _abi_for(settings: Settings, deployment: Deployment) -> list[dict[str, Any]]:
+    """The built artifact when it matches the deployed ABI (no compiler run); else compile."""
+    build_dir = settings.build_path / "contracts"
+    try:
+        artifact = load_artifact(build_dir, CONTRACT_NAME)
+        if artifact.abi_hash == deployment.abi_hash:
+            return artifact.abi
+    except ToolchainError:
+        pass
+    artifact = compile_project(settings.project_root, build_dir).artifacts[CONTRACT_NAME]
+    if artifact.abi_hash != deployment.abi_hash:
+        raise DeploymentError(
+            f"the deployed contract's ABI ({deployment.abi_hash}) differs from the sources' "
+            f"({artifact.abi_hash}): run `consent-ledger deploy` to deploy the current sources"
+        )
+    return artifact.abi

@@ -66,6 +66,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _is_anvil(pid: int) -> bool:
+    """Whether `pid` runs anvil (Linux /proc; elsewhere we cannot tell and trust the pid file)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self/cmdline").exists():
+        return True
+    try:
+        return b"anvil" in cmdline.read_bytes()
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class DevnetStatus:
     running: bool
@@ -118,12 +129,14 @@ class Devnet:
         return self.state_dir / "anvil.log"
 
     def _read_pid(self) -> int | None:
+        """Our anvil's pid, or None. A stale pid file (after a reboot the pid may belong to another
+        program) is ignored: the process must be alive and be anvil."""
         try:
             info = json.loads(self.pid_file.read_text())
             pid = int(info["pid"])
         except (OSError, ValueError, KeyError):
             return None
-        return pid if _alive(pid) else None
+        return pid if _alive(pid) and _is_anvil(pid) else None
 
     def status(self) -> DevnetStatus:
         pid = self._read_pid()

@@ -1,0 +1,117 @@
+"""The small JSON-RPC client against a real anvil (and against nothing at all)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consent_ledger.chain.devnet import Devnet, free_port
+from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.errors import NodeUnavailableError, RpcError
+
+pytestmark = pytest.mark.chain
+
+
+def test_dead_port_is_node_unavailable() -> None:
+    rpc = RpcClient(f"http://127.0.0.1:{free_port()}", timeout=2)
+    with pytest.raises(NodeUnavailableError, match="no answer from"):
+        rpc.block_number()
+    with pytest.raises(NodeUnavailableError):
+        rpc.chain_id()
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:8545", "127.0.0.1:8545", "http://"])
+def test_unsupported_url_is_refused(url: str) -> None:
+    with pytest.raises(NodeUnavailableError, match="unsupported RPC URL"):
+        RpcClient(url)
+
+
+def test_unknown_method_carries_the_node_code(devnet: Devnet) -> None:
+    rpc = RpcClient(devnet.url)
+    with pytest.raises(RpcError) as caught:
+        rpc.request("eth_noSuchMethod", [])
+    assert caught.value.method == "eth_noSuchMethod"
+    assert caught.value.code == -32601  # JSON-RPC "method not found"
+    assert "eth_noSuchMethod" in str(caught.value)
+    # The connection is still usable afterwards.
+    assert rpc.block_number() >= 0
+
+
+def test_bad_params_are_an_rpc_error(devnet: Devnet) -> None:
+    rpc = RpcClient(devnet.url)
+    with pytest.raises(RpcError) as caught:
+        rpc.request("eth_getBalance", ["not-an-address", "latest"])
+    assert caught.value.code != 0
+
+
+def test_chain_id_is_cached(devnet: Devnet, monkeypatch: pytest.MonkeyPatch) -> None:
+    rpc = RpcClient(devnet.url)
+    bodies: list[bytes] = []
+    real_post = rpc._post
+
+    def counting_post(body: bytes) -> Any:
+        bodies.append(body)
+        return real_post(body)
+
+    monkeypatch.setattr(rpc, "_post", counting_post)
+    assert rpc.chain_id() == 31337
+    assert len(bodies) == 1
+    assert b"eth_chainId" in bodies[0]
+    assert rpc.chain_id() == 31337
+    assert len(bodies) == 1
+    rpc.block_number()
+    assert len(bodies) == 2  # other calls are not cached
+
+
+def test_get_block_and_code(devnet: Devnet) -> None:
+    rpc = RpcClient(devnet.url)
+    genesis = rpc.get_block(0)
+    assert int(genesis["number"], 16) == 0
+    assert rpc.get_block("latest")["hash"].startswith("0x")
+    with pytest.raises(RpcError, match="not found"):
+        rpc.get_block(10**9)
+    assert rpc.get_code("0x" + "00" * 19 + "99") == "0x"
+
+
+def test_threads_share_one_client(devnet: Devnet) -> None:
+    rpc = RpcClient(devnet.url)
+    errors: list[BaseException] = []
+    answers: list[int] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                answers.append(rpc.block_number())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(answers) == 160
+
+
+def test_reconnects_after_the_node_restarts(tmp_path: Path, project_root: Path) -> None:
+    """A kept-alive connection broken by a restart is reopened, not reported as an outage."""
+    node = Devnet(project_root, tmp_path / "devnet", free_port(), persist=False)
+    node.start()
+    try:
+        rpc = RpcClient(node.url, timeout=5)
+        rpc.request("anvil_mine", ["0x2"])
+        assert rpc.block_number() == 2
+        node.stop()
+        node.start()  # the client's kept-alive connection now leads nowhere
+        assert rpc.block_number() == 0
+        node.stop()
+        with pytest.raises(NodeUnavailableError):
+            rpc.block_number()
+        node.start()
+        assert rpc.block_number() == 0
+    finally:
+        node.stop()
