@@ -64,14 +64,10 @@ class Chain:
 
 
 @pytest.fixture(scope="session")
-def chain_session(
-    devnet: Devnet, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory
-) -> Chain:
+def chain_session(devnet: Devnet, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> Chain:
     rpc = RpcClient(devnet.url)
     deployer = TxSender(rpc, ANVIL_DEFAULT_KEY)
-    deployment, _ = ensure_deployed(
-        rpc, deployer, artifacts["ConsentLedger"], tmp_path_factory.mktemp("deployments")
-    )
+    deployment, _ = ensure_deployed(rpc, deployer, artifacts["ConsentLedger"], tmp_path_factory.mktemp("deployments"))
     return Chain(rpc, deployment, artifacts)
 
 

@@ -30,9 +30,7 @@ def grant_request(
     nonce: int = 0,
     deadline_in: int = DAY,
 ) -> GrantRequest:
-    return GrantRequest(
-        customer, brand, categories, purposes, now + expires_in, NOTICE, nonce, now + deadline_in
-    )
+    return GrantRequest(customer, brand, categories, purposes, now + expires_in, NOTICE, nonce, now + deadline_in)
 
 
 def sign_grant(ledger: Ledger, signer: LocalAccount, request: GrantRequest) -> bytes:

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from consent_ledger.errors import ConfigError
 
 DEFAULT_PORT = 8545
-# The first account anvil derives from its default test mnemonic. Public knowledge, never a real secret.
+API_PORT = 8000
+# anvil's first two accounts from its default test mnemonic. Public knowledge, never real secrets:
+# the first deploys on the devnet, the second relays customers' signed messages there.
 ANVIL_DEFAULT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+ANVIL_RELAYER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+# Development-only secrets, refused when CONSENT_ENV=production.
+DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcy0hISE="  # base64 of 32 bytes, public on purpose
+DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-0123456789"  # noqa: S105 -- refused in production
+DEV_SECRETS = frozenset({DEV_MASTER_KEY, DEV_TOKEN_SECRET, ANVIL_DEFAULT_KEY, ANVIL_RELAYER_KEY})
 
 
 def _default_root() -> Path:
@@ -33,6 +43,58 @@ class Settings(BaseSettings):
     deployments_dir: Path | None = None
     build_dir: Path | None = None
     var_dir: Path | None = None
+
+    # backend
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under var/")
+    master_key: SecretStr = Field(default=SecretStr(DEV_MASTER_KEY), description="vault master key, base64 32 bytes")
+    token_secret: SecretStr = Field(default=SecretStr(DEV_TOKEN_SECRET), description="HMAC key for bearer tokens")
+    token_ttl: int = Field(default=900, ge=60, le=86_400)
+    relayer_key: SecretStr | None = Field(default=None, description="hex key (dev); prefer relayer_keystore")
+    relayer_keystore: Path | None = None
+    relayer_password_file: Path | None = None
+    relayer_batch_size: int = Field(default=50, ge=1, le=200)
+    relayer_interval: float = Field(default=0.2, gt=0, description="seconds between outbox polls")
+    relayer_max_attempts: int = Field(default=8, ge=1)
+    confirmations: int = Field(default=0, ge=0, description="blocks behind head the gatekeeper decides at")
+    api_host: str = "127.0.0.1"
+    api_port: int = API_PORT
+    siwe_domain: str | None = Field(default=None, description="domain SIWE messages must name (default host:port)")
+    auditors: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated addresses")
+    max_check_questions: int = 10_000
+    max_release_customers: int = 1_000
+
+    @field_validator("auditors", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_path / 'consent.db'}"
+
+    @property
+    def domain(self) -> str:
+        return self.siwe_domain or f"{self.api_host}:{self.api_port}"
+
+    def check_production(self) -> None:
+        """Refuse development secrets (and a missing relayer key) when CONSENT_ENV=production."""
+        if self.env != "production":
+            return
+        problems = []
+        if self.master_key.get_secret_value() in DEV_SECRETS:
+            problems.append("CONSENT_MASTER_KEY is the development key")
+        if self.token_secret.get_secret_value() in DEV_SECRETS:
+            problems.append("CONSENT_TOKEN_SECRET is the development secret")
+        if self.relayer_key is not None and self.relayer_key.get_secret_value() in DEV_SECRETS:
+            problems.append("CONSENT_RELAYER_KEY is a public anvil key")
+        if self.relayer_key is None and self.relayer_keystore is None:
+            problems.append("no relayer key: set CONSENT_RELAYER_KEYSTORE (and CONSENT_RELAYER_PASSWORD_FILE)")
+        if self.database_url is None:
+            problems.append("CONSENT_DATABASE_URL is not set")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
 
     @property
     def contracts_dir(self) -> Path:

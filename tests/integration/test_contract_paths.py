@@ -162,9 +162,7 @@ def test_revoke_batch(chain, ledger: Ledger, relayer: TxSender) -> None:
     brand, now = new_account().address, chain.now()
     customers = [new_account() for _ in range(3)]
     grants = [grant_request(c.address, brand, now) for c in customers]
-    ledger.grant_batch(
-        relayer, [(g, sign_grant(ledger, c, g)) for g, c in zip(grants, customers, strict=True)]
-    )
+    ledger.grant_batch(relayer, [(g, sign_grant(ledger, c, g)) for g, c in zip(grants, customers, strict=True)])
     revokes = [RevokeRequest(c.address, brand, 1, now + DAY) for c in customers]
     signed = [(r, sign_revoke(ledger, c, r)) for r, c in zip(revokes, customers, strict=True)]
     signed[1] = (revokes[1], sign_revoke(ledger, customers[0], revokes[1]))  # wrong signer

@@ -114,9 +114,7 @@ def test_eip1271_wallet_signs_grants(chain, ledger: Ledger, relayer: TxSender) -
     wallet = Web3.to_checksum_address(wallet)
 
     request = grant_request(wallet, brand, chain.now())
-    ledger.grant_by_sig(
-        relayer, request, sign_grant(ledger, owner, request)
-    )  # the owner signs for the wallet
+    ledger.grant_by_sig(relayer, request, sign_grant(ledger, owner, request))  # the owner signs for the wallet
     assert ledger.is_allowed(wallet, brand, 1, 1)
 
     update = grant_request(wallet, brand, chain.now(), nonce=1)

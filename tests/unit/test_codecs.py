@@ -60,9 +60,7 @@ def test_digest_equals_eth_account_typed_data() -> None:
 
 
 def test_wallet_json_keeps_big_numbers_exact() -> None:
-    grant = GrantRequest(
-        "0x" + "11" * 20, "0x" + "22" * 20, 2**64 - 1, 2**63, 2**40 - 1, b"\1" * 32, 2**255, 5
-    )
+    grant = GrantRequest("0x" + "11" * 20, "0x" + "22" * 20, 2**64 - 1, 2**63, 2**40 - 1, b"\1" * 32, 2**255, 5)
     message = eip712.grant_typed_data(eip712.Domain(31337, "0x" + "33" * 20), grant)["message"]
     assert message["categories"] == str(2**64 - 1)
     assert message["nonce"] == str(2**255)
@@ -73,10 +71,7 @@ def test_sign_and_recover_round_trip() -> None:
     digest = keccak(b"anything")
     signature = eip712.sign_digest(account.key, digest)
     assert len(signature) == 65
-    assert (
-        int.from_bytes(signature[32:64], "big")
-        <= 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
-    )
+    assert int.from_bytes(signature[32:64], "big") <= 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
     assert eip712.recover_signer(digest, signature) == account.address
 
 
@@ -105,9 +100,7 @@ def test_bool_array_decoding_equals_eth_abi() -> None:
     rng = random.Random(4)
     values = [rng.random() < 0.5 for _ in range(100)]
     raw = "0x" + encode(["bool[]"], [values]).hex()
-    assert (
-        calldata.decode_bool_array(raw, 100) == values == list(decode(["bool[]"], bytes.fromhex(raw[2:]))[0])
-    )
+    assert calldata.decode_bool_array(raw, 100) == values == list(decode(["bool[]"], bytes.fromhex(raw[2:]))[0])
 
 
 @pytest.mark.parametrize(

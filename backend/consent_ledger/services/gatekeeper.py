@@ -93,7 +93,5 @@ class Gatekeeper:
             granted[customer] = mask
         return ReleaseDecision(pin, granted)
 
-    def decide_release(
-        self, brand: str, customers: Sequence[str], categories: int, purposes: int
-    ) -> ReleaseDecision:
+    def decide_release(self, brand: str, customers: Sequence[str], categories: int, purposes: int) -> ReleaseDecision:
         return self.decide_release_at(self.pin(), brand, customers, categories, purposes)
