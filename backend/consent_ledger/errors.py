@@ -92,3 +92,11 @@ class KeystoreError(LedgerError):
 
 class InputError(LedgerError):
     """A caller gave a value we cannot accept (bad address, unknown bit, bad time...)."""
+
+
+class ConflictError(LedgerError):
+    """The request contradicts what is already recorded (e.g. another message holds that nonce)."""
+
+
+class UnavailableError(LedgerError):
+    """A dependency (database, chain) failed; nothing was done and the caller may retry."""

@@ -1,0 +1,1 @@
+"""The relayer: a durable outbox of signed messages and the worker that lands them on-chain."""

@@ -1,0 +1,155 @@
+"""The relayer worker: takes due outbox rows, checks each against the chain, submits the ready ones
+in batches from one key, and records what the receipts say.
+
+Crash safety: before (re)submitting, every row's nonce is compared with the pair's on-chain
+nonce. Equal: not landed yet, submit. Greater: that nonce was consumed, by this very message (a
+crash after sending) or by another one (say a direct revoke from the wallet); the chain's event
+for that nonce tells which, so a row is confirmed exactly once and never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from consent_ledger.chain.events import GRANTED, REVOKED, Granted, Revoked, decode_logs
+from consent_ledger.chain.ledger import Ledger
+from consent_ledger.domain import GrantRequest
+from consent_ledger.errors import ChainError, LedgerError
+from consent_ledger.relayer.outbox import Outbox
+from consent_ledger.services.submitter import Item, Kind, Outcome, Status, Submitter
+
+log = logging.getLogger(__name__)
+
+
+def _topic(address: str) -> str:
+    return "0x" + "00" * 12 + address[2:].lower()
+
+
+def _same(item: Item, event: Granted | Revoked) -> bool:
+    if isinstance(event, Revoked):
+        return item.kind is Kind.REVOKE
+    request = item.request
+    return (
+        item.kind is Kind.GRANT
+        and isinstance(request, GrantRequest)
+        and (event.categories, event.purposes, event.expires_at)
+        == (request.categories, request.purposes, request.expires_at)
+        and event.notice_hash == "0x" + request.notice_hash.hex()
+    )
+
+
+class RelayerWorker:
+    def __init__(
+        self,
+        outbox: Outbox,
+        ledger: Ledger,
+        submitter: Submitter,
+        from_block: int,
+        batch_size: int = 50,
+        max_attempts: int = 8,
+    ) -> None:
+        self.outbox = outbox
+        self.ledger = ledger
+        self.submitter = submitter
+        self.from_block = from_block
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _settled_elsewhere(self, item: Item) -> Outcome:
+        """The pair's nonce moved past this item: find the event that consumed it."""
+        request = item.request
+        logs = self.ledger.rpc.request(
+            "eth_getLogs",
+            [
+                {
+                    "address": self.ledger.address,
+                    "fromBlock": hex(self.from_block),
+                    "toBlock": "latest",
+                    "topics": [[GRANTED, REVOKED], _topic(request.customer), _topic(request.brand)],
+                }
+            ],
+        )
+        for event in decode_logs(logs, self.ledger.address):
+            if isinstance(event, Granted | Revoked) and event.nonce == request.nonce:
+                at = event.at
+                if _same(item, event):
+                    return Outcome(item.id, Status.CONFIRMED, at.tx_hash, at.block_number, at.block_hash)
+                kind = "grant" if isinstance(event, Granted) else "revocation"
+                return Outcome(
+                    item.id, Status.REJECTED, at.tx_hash, at.block_number, at.block_hash, f"superseded by a {kind}"
+                )
+        raise ChainError(f"nonce {request.nonce} of {request.customer}/{request.brand} was used but no event shows it")
+
+    def run_once(self) -> int:
+        """Process one batch of due rows; returns how many rows it settled or submitted."""
+        items = self.outbox.due(self.batch_size)
+        if not items:
+            return 0
+        ready: list[Item] = []
+        settled: list[Outcome] = []
+        waiting: list[int] = []
+        try:
+            for item in items:
+                onchain = self.ledger.nonce_of(item.request.customer, item.request.brand)
+                if onchain == item.request.nonce:
+                    ready.append(item)
+                elif onchain > item.request.nonce:
+                    settled.append(self._settled_elsewhere(item))
+                else:
+                    waiting.append(item.id)  # an earlier message for the pair is not on-chain (yet)
+        except LedgerError as error:
+            log.warning("relayer: cannot read the chain: %s", error)
+            self.outbox.retry_later([i.id for i in items], str(error), self.max_attempts)
+            return 0
+        if settled:
+            self.outbox.record(settled)
+        if waiting:
+            self.outbox.retry_later(waiting, "waiting for an earlier nonce", self.max_attempts)
+        if ready:
+            self._submit(ready)
+        return len(settled) + len(ready)
+
+    def _submit(self, ready: Sequence[Item]) -> None:
+        ids = [i.id for i in ready]
+        self.outbox.mark_submitted(ids)
+        try:
+            outcomes = self.submitter.submit(ready)
+        except LedgerError as error:
+            log.warning("relayer: submission failed, will retry: %s", error)
+            self.submitter.sender.resync()
+            self.outbox.retry_later(ids, str(error), self.max_attempts)
+            return
+        self.outbox.record(outcomes)
+
+    def drain(self, max_rounds: int = 1_000) -> None:
+        """Run until nothing is due (tests, the CLI's one-shot mode)."""
+        for _ in range(max_rounds):
+            if self.run_once() == 0:
+                return
+
+    def start(self, interval: float) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, args=(interval,), name="relayer", daemon=True)
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # keep relaying whatever one round hit; the row stays in the outbox
+                log.exception("relayer: unexpected error")
+                busy = 0
+            if not busy:
+                self._stop.wait(interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,1 @@
+"""Releases of customer data to brands, and their receipts."""

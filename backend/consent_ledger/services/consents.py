@@ -1,0 +1,175 @@
+"""The customer's consent use cases: typed data to sign, and accepting signed messages.
+
+A signed message is checked here exactly as the contract will check it (terms, catalog bits, nonce,
+deadline, signature), so an invalid one gets a 4xx and never reaches the outbox.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from consent_ledger.auth.errors import ForbiddenError
+from consent_ledger.catalog import Catalog
+from consent_ledger.chain import eip712
+from consent_ledger.chain.ledger import Ledger
+from consent_ledger.chain.messages import parse_grant_message, parse_revoke_message, parse_signature
+from consent_ledger.domain import GrantRequest, RevokeRequest
+from consent_ledger.errors import ConflictError, InputError
+from consent_ledger.relayer.outbox import Outbox, Submission
+from consent_ledger.services.brands import BrandRegistry
+from consent_ledger.services.signatures import signed_by
+from consent_ledger.services.submitter import Kind
+from consent_ledger.vault.address import checksum_address
+
+DAY = 86_400
+DEFAULT_DAYS = 180
+MAX_DAYS = 730  # every grant expires: at most two years ahead
+SIGNING_WINDOW = 3_600  # a typed message must be submitted within an hour
+
+
+@dataclass(frozen=True)
+class GrantRow:
+    brand: str
+    brand_name: str | None
+    categories: list[str]
+    purposes: list[str]
+    expires_at: int
+    granted_at: int
+    nonce: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "brand": self.brand,
+            "brand_name": self.brand_name,
+            "categories": self.categories,
+            "purposes": self.purposes,
+            "expires_at": self.expires_at,
+            "granted_at": self.granted_at,
+            "nonce": str(self.nonce),
+        }
+
+
+class ConsentService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        outbox: Outbox,
+        catalog: Catalog,
+        brands: BrandRegistry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.outbox = outbox
+        self.catalog = catalog
+        self.brands = brands
+        self._clock = clock
+
+    def _registered_brand(self, brand: str) -> str:
+        address = checksum_address(brand)
+        if self.brands.name_of(address) is None:
+            raise InputError(f"{address} is not a registered brand")
+        return address
+
+    def _next_nonce(self, customer: str, brand: str) -> int:
+        if self.outbox.has_pending(customer, brand):
+            raise ConflictError(
+                f"a message for brand {brand} is still being relayed: wait until it is confirmed, then sign again"
+            )
+        return self.ledger.nonce_of(customer, brand)
+
+    def grant_typed_data(
+        self,
+        customer: str,
+        brand: str,
+        categories: Sequence[str],
+        purposes: Sequence[str],
+        days: int | None = None,
+        expires_at: int | None = None,
+    ) -> dict[str, Any]:
+        brand = self._registered_brand(brand)
+        now = int(self._clock())
+        if expires_at is None:
+            chosen = DEFAULT_DAYS if days is None else days
+            if not 1 <= chosen <= MAX_DAYS:
+                raise InputError(f"days must be from 1 to {MAX_DAYS}")
+            expires_at = now + chosen * DAY
+        self._check_expiry(expires_at, now)
+        request = GrantRequest(
+            customer=checksum_address(customer),
+            brand=brand,
+            categories=self.catalog.category_mask(categories),
+            purposes=self.catalog.purpose_mask(purposes),
+            expires_at=expires_at,
+            notice_hash=self.catalog.notice.hash_bytes,
+            nonce=self._next_nonce(customer, brand),
+            deadline=now + SIGNING_WINDOW,
+        )
+        return eip712.grant_typed_data(self.ledger.domain(), request)
+
+    def revoke_typed_data(self, customer: str, brand: str) -> dict[str, Any]:
+        brand = checksum_address(brand)
+        customer = checksum_address(customer)
+        request = RevokeRequest(customer, brand, self._next_nonce(customer, brand), int(self._clock()) + SIGNING_WINDOW)
+        return eip712.revoke_typed_data(self.ledger.domain(), request)
+
+    def _check_expiry(self, expires_at: int, now: int) -> None:
+        if expires_at <= now:
+            raise InputError("the grant's expiry is in the past")
+        if expires_at > now + MAX_DAYS * DAY:
+            raise InputError(f"a grant may last at most {MAX_DAYS} days")
+
+    def submit(self, principal: str, kind: str, message: object, signature: object) -> tuple[Submission, bool]:
+        """Validate a signed message like the contract would, then store it in the outbox."""
+        try:
+            parsed_kind = Kind(kind)
+        except ValueError as exc:
+            raise InputError("kind must be 'grant' or 'revoke'") from exc
+        sig = parse_signature(signature)
+        request: GrantRequest | RevokeRequest
+        if parsed_kind is Kind.GRANT:
+            request = parse_grant_message(message)
+            self.catalog.check_category_mask(request.categories)
+            self.catalog.check_purpose_mask(request.purposes)
+            self._check_expiry(request.expires_at, int(self._clock()))
+            digest = eip712.grant_digest(self.ledger.domain(), request)
+        else:
+            request = parse_revoke_message(message)
+            digest = eip712.revoke_digest(self.ledger.domain(), request)
+        if request.customer.lower() != principal.lower():
+            raise ForbiddenError("you can only submit messages for your own address")
+        if request.deadline < int(self._clock()):
+            raise InputError("the signed message's deadline has passed: fetch fresh typed data and sign again")
+        existing = self.outbox.find_same(parsed_kind, request, sig)
+        if existing is not None:  # the very same signed message again: idempotent
+            return existing, False
+        onchain = self.ledger.nonce_of(request.customer, request.brand)
+        if request.nonce != onchain:
+            raise ConflictError(f"nonce {request.nonce} is not the current one ({onchain}): fetch typed data again")
+        if not signed_by(self.ledger, request.customer, digest, sig):
+            raise InputError("the signature does not match the message and the customer's address")
+        return self.outbox.enqueue(parsed_kind, request, sig)
+
+    def grants(self, customer: str, pin: Any = "latest") -> list[GrantRow]:
+        """The customer's grants to every registered brand, as the chain holds them at `pin`."""
+        customer = checksum_address(customer)
+        block = self.ledger.rpc.get_block(pin if isinstance(pin, int) else "latest")
+        number, now = int(block["number"], 16), int(block["timestamp"], 16)
+        rows = []
+        for brand, name in self.brands.all().items():
+            state = self.ledger.grant_of(customer, brand, number)
+            if state.active_at(now):
+                rows.append(
+                    GrantRow(
+                        brand,
+                        name,
+                        self.catalog.category_names(state.categories),
+                        self.catalog.purpose_names(state.purposes),
+                        state.expires_at,
+                        state.granted_at,
+                        state.nonce,
+                    )
+                )
+        return rows

@@ -1,0 +1,167 @@
+"""Releases: the brand asks, the chain decides at one pinned block, the vault hands over only the
+granted fields, and a receipt per released record is committed before anything is returned.
+
+Failure anywhere (chain, vault, receipt commit) raises; the caller answers 503 and nothing that was
+decrypted leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_ledger.catalog import Catalog
+from consent_ledger.db.base import utc_now
+from consent_ledger.errors import InputError, UnavailableError
+from consent_ledger.releases.models import ReleaseReceipt
+from consent_ledger.services.gatekeeper import BlockPin, Gatekeeper
+from consent_ledger.vault import Vault
+from consent_ledger.vault.address import checksum_address
+from consent_ledger.vault.models import Customer
+
+
+@dataclass(frozen=True)
+class Released:
+    customer: str
+    receipt_id: str
+    categories: list[str]
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    request_id: str
+    brand: str
+    purpose: str
+    pin: BlockPin
+    released: list[Released] = field(default_factory=list)
+    withheld: dict[str, str] = field(default_factory=dict)  # customer -> reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "brand": self.brand,
+            "purpose": self.purpose,
+            "block": {"number": self.pin.number, "hash": self.pin.hash, "timestamp": self.pin.timestamp},
+            "released": [
+                {"customer": r.customer, "receipt_id": r.receipt_id, "categories": r.categories, "fields": r.fields}
+                for r in self.released
+            ],
+            "withheld": [{"customer": c, "reason": reason} for c, reason in self.withheld.items()],
+        }
+
+
+def receipt_json(row: ReleaseReceipt, catalog: Catalog) -> dict[str, Any]:
+    return {
+        "receipt_id": row.id,
+        "request_id": row.request_id,
+        "customer": row.customer,
+        "brand": row.brand,
+        "categories": catalog.category_names(int(row.categories)),
+        "purposes": catalog.purpose_names(int(row.purposes)),
+        "fields": json.loads(row.fields),
+        "block": {"number": row.block_number, "hash": row.block_hash},
+        "released_at": row.released_at.isoformat(),
+    }
+
+
+class ReleaseService:
+    def __init__(
+        self,
+        gatekeeper: Gatekeeper,
+        vault: Vault,
+        session_factory: sessionmaker[Session],
+        catalog: Catalog,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.gatekeeper = gatekeeper
+        self.vault = vault
+        self._sessions = session_factory
+        self.catalog = catalog
+        self._clock = clock
+
+    def release(
+        self, brand: str, customers: Sequence[str], categories: Sequence[str], purpose: str, limit: int
+    ) -> ReleaseResult:
+        brand = checksum_address(brand)
+        addresses = list(dict.fromkeys(checksum_address(c) for c in customers))
+        if not addresses:
+            raise InputError("name at least one customer")
+        if len(addresses) > limit:
+            raise InputError(f"{len(addresses)} customers in one release; the limit is {limit}")
+        category_mask = self.catalog.category_mask(categories)
+        purpose_mask = self.catalog.purpose_mask([purpose])
+        decision = self.gatekeeper.decide_release(brand, addresses, category_mask, purpose_mask)
+        allowed = {c: set(self.catalog.category_names(m)) for c, m in decision.granted.items() if m}
+        try:
+            data = self.vault.release_records(addresses, allowed)
+        except SQLAlchemyError as error:
+            raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
+        result = ReleaseResult(str(uuid.uuid4()), brand, purpose, decision.pin)
+        receipts = []
+        now = self._clock()
+        for customer in addresses:
+            if customer not in allowed:
+                result.withheld[customer] = "no grant covers these categories for this purpose"
+                continue
+            fields = data.get(customer, {})
+            if not fields:
+                result.withheld[customer] = "granted, but no data held for these categories"
+                continue
+            released_categories = sorted({value.category for value in fields.values()})
+            receipt = ReleaseReceipt(
+                id=str(uuid.uuid4()),
+                request_id=result.request_id,
+                customer=customer,
+                brand=brand,
+                categories=Decimal(self.catalog.category_mask(released_categories)),
+                purposes=Decimal(purpose_mask),
+                fields=json.dumps(sorted(fields)),
+                block_number=decision.pin.number,
+                block_hash=decision.pin.hash,
+                released_at=now,
+            )
+            receipts.append(receipt)
+            values = {name: value.value for name, value in fields.items()}
+            result.released.append(Released(customer, receipt.id, released_categories, values))
+        self._commit(receipts)
+        return result
+
+    def _commit(self, receipts: list[ReleaseReceipt]) -> None:
+        if not receipts:
+            return
+        try:
+            with self._sessions.begin() as session:
+                session.add_all(receipts)
+        except SQLAlchemyError as error:
+            raise UnavailableError(f"release receipts could not be recorded: {type(error).__name__}") from error
+
+    def receipts_for(self, *, brand: str | None = None, customer: str | None = None, limit: int = 100) -> list[Any]:
+        query = select(ReleaseReceipt).order_by(ReleaseReceipt.released_at.desc(), ReleaseReceipt.id).limit(limit)
+        if brand is not None:
+            query = query.where(ReleaseReceipt.brand == checksum_address(brand))
+        if customer is not None:
+            query = query.where(ReleaseReceipt.customer == checksum_address(customer))
+        with self._sessions() as session:
+            return [receipt_json(r, self.catalog) for r in session.scalars(query)]
+
+    def segment(self, brand: str, categories: Sequence[str], purpose: str) -> tuple[BlockPin, list[str]]:
+        """Customers in the vault who allow `brand` all `categories` for `purpose`, checked at one block."""
+        brand = checksum_address(brand)
+        category_mask = self.catalog.category_mask(categories)
+        purpose_mask = self.catalog.purpose_mask([purpose])
+        with self._sessions() as session:
+            candidates = list(
+                session.scalars(select(Customer.address).where(Customer.erased_at.is_(None)).order_by(Customer.address))
+            )
+        result = self.gatekeeper.check(brand, [(c, category_mask, purpose_mask) for c in candidates])
+        return result.pin, [c for c, ok in zip(candidates, result.answers, strict=True) if ok]

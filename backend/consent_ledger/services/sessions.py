@@ -1,0 +1,95 @@
+"""Sign-in: issue SIWE challenges, verify signed ones, hand out short-lived bearer tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from consent_ledger.auth import siwe
+from consent_ledger.auth.nonces import NonceStore
+from consent_ledger.auth.roles import roles_for
+from consent_ledger.auth.tokens import Principal, TokenSigner
+from consent_ledger.services.brands import BrandRegistry
+from consent_ledger.vault.address import checksum_address
+
+CHALLENGE_TTL = timedelta(minutes=10)
+STATEMENT = "Sign in to Consent Ledger to manage your data-sharing grants."
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    principal: Principal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "token_type": "Bearer",
+            "address": self.principal.address,
+            "roles": sorted(self.principal.roles),
+            "expires_at": self.principal.expires_at.isoformat(),
+        }
+
+
+class SessionService:
+    def __init__(
+        self,
+        nonces: NonceStore,
+        signer: TokenSigner,
+        domain: str,
+        uri: str,
+        chain_id: int,
+        brands: BrandRegistry,
+        auditors: Collection[str],
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.nonces = nonces
+        self.signer = signer
+        self.domain = domain
+        self.uri = uri
+        self.chain_id = chain_id
+        self.brands = brands
+        self.auditors = {a.lower() for a in auditors}
+        self._clock = clock
+
+    def challenge(self, address: str | None) -> dict[str, Any]:
+        """A fresh nonce; with an address, also the exact EIP-4361 text to sign."""
+        now = self._clock()
+        nonce = self.nonces.issue(now)
+        answer: dict[str, Any] = {"nonce": nonce, "domain": self.domain, "uri": self.uri, "chain_id": self.chain_id}
+        if address:
+            message = siwe.SiweMessage(
+                domain=self.domain,
+                address=checksum_address(address),
+                statement=STATEMENT,
+                uri=self.uri,
+                chain_id=self.chain_id,
+                nonce=nonce,
+                issued_at=now.replace(microsecond=0),
+                expiration_time=(now + CHALLENGE_TTL).replace(microsecond=0),
+            )
+            answer["message"] = message.to_text()
+        return answer
+
+    def login(self, message: str, signature: str) -> Login:
+        now = self._clock()
+        verified = siwe.verify(
+            message,
+            signature,
+            domain=self.domain,
+            chain_id=self.chain_id,
+            nonce_is_valid=lambda nonce: self.nonces.consume(nonce, now),
+            now=now,
+        )
+        roles = roles_for(verified.address, self.brands.all(), self.auditors)
+        token = self.signer.issue(verified.address, frozenset(roles), now)
+        return Login(token, self.signer.verify(token, now))
+
+    def authenticate(self, token: str) -> Principal:
+        return self.signer.verify(token, self._clock())

@@ -1,0 +1,140 @@
+"""Envelope encryption for the vault (pure functions, no I/O): AES-256-GCM everywhere.
+
+A 32-byte master key (from configuration) wraps one random 32-byte data key per customer; the data key encrypts
+that customer's field values. Associated data binds every ciphertext to where it belongs:
+  wrapped data key -> the customer address (a wrapped key cannot be moved to another customer);
+  field value      -> customer | field | category (a value cannot be swapped between customers or fields, nor
+                      relabelled to a category a brand is allowed to receive).
+Any mismatch or alteration raises `TamperedError`. Nonces are 96 random bits per encryption.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from consent_ledger.errors import ConfigError, InputError
+from consent_ledger.vault.address import checksum_address
+from consent_ledger.vault.errors import TamperedError
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+KEY_VERSION = 1  # the scheme above; stored with each wrapped key so a later scheme can coexist
+WRAPPED_KEY_BYTES = NONCE_BYTES + KEY_BYTES + TAG_BYTES
+_KEY_AAD = b"consent-ledger/data-key/v1|"
+_FIELD_AAD = b"consent-ledger/field/v1|"
+_HEX_KEY = re.compile(r"(0x)?((?:[0-9a-fA-F]{2})+)")  # any even number of hex digits: hex, whatever its length
+
+
+class MasterKey:
+    """The key-encryption key: exactly 32 bytes. Its bytes never appear in `repr` or `str`."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, raw: bytes) -> None:
+        if not isinstance(raw, bytes):
+            raise ConfigError("the vault master key must be bytes")
+        if len(raw) < KEY_BYTES:
+            raise ConfigError(f"the vault master key is too short: {len(raw)} bytes, it must be {KEY_BYTES}")
+        if len(raw) > KEY_BYTES:
+            raise ConfigError(f"the vault master key is too long: {len(raw)} bytes, it must be {KEY_BYTES}")
+        self._key = raw
+
+    @classmethod
+    def from_string(cls, text: str) -> MasterKey:
+        """From 64 hex digits (optionally 0x-prefixed) or base64 (standard or URL-safe) of 32 random bytes."""
+        value = text.strip()
+        if hex_key := _HEX_KEY.fullmatch(value):
+            return cls(bytes.fromhex(hex_key.group(2)))
+        try:
+            raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ConfigError(
+                "the vault master key must be 64 hex digits or base64 of 32 bytes "
+                '(make one with: python -c "import os,base64; print(base64.b64encode(os.urandom(32)).decode())")'
+            ) from error
+        return cls(raw)
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        """A fresh random master key (tests and first-time setup)."""
+        return cls(os.urandom(KEY_BYTES))
+
+    @property
+    def key_id(self) -> str:
+        """A 16-hex-digit fingerprint naming this key (stored next to wrapped keys; reveals nothing of the key)."""
+        return hashlib.sha256(b"consent-ledger/master-key-id/v1|" + self._key).hexdigest()[:16]
+
+    def aead(self) -> AESGCM:
+        return AESGCM(self._key)
+
+    def __repr__(self) -> str:
+        return f"MasterKey(id={self.key_id})"
+
+
+def new_data_key() -> bytes:
+    """A fresh random 32-byte data key for one customer."""
+    return os.urandom(KEY_BYTES)
+
+
+def wrap(master: MasterKey, data_key: bytes, customer: str) -> bytes:
+    """`data_key` encrypted under `master`, bound to `customer`: nonce (12) | ciphertext+tag (48)."""
+    if len(data_key) != KEY_BYTES:
+        raise InputError(f"a data key must be {KEY_BYTES} bytes, got {len(data_key)}")
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + master.aead().encrypt(nonce, data_key, _key_aad(customer))
+
+
+def unwrap(master: MasterKey, wrapped: bytes, customer: str) -> bytes:
+    """The data key inside `wrapped`; `TamperedError` if it was altered, wrapped for another customer or key."""
+    if len(wrapped) != WRAPPED_KEY_BYTES:
+        raise TamperedError(f"the wrapped data key of {customer} has {len(wrapped)} bytes, not {WRAPPED_KEY_BYTES}")
+    try:
+        return master.aead().decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _key_aad(customer))
+    except InvalidTag as error:
+        raise TamperedError(
+            f"the wrapped data key of {customer} failed authentication (altered, moved, or another master key)"
+        ) from error
+
+
+def encrypt_field(data_key: bytes, customer: str, field: str, plaintext: str, *, category: str) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext+tag) of the UTF-8 `plaintext`, bound to customer, field and category."""
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _field_aad(customer, field, category)
+    return nonce, _aead(data_key).encrypt(nonce, plaintext.encode("utf-8"), aad)
+
+
+def decrypt_field(data_key: bytes, customer: str, field: str, nonce: bytes, ciphertext: bytes, *, category: str) -> str:
+    """The plaintext of a field; `TamperedError` if anything (bytes, customer, field, category, key) differs."""
+    aad = _field_aad(customer, field, category)
+    problem = f"field {field!r} of {customer} failed authentication (altered, moved, relabelled, or wrong key)"
+    if len(nonce) != NONCE_BYTES:
+        raise TamperedError(problem)
+    try:
+        return _aead(data_key).decrypt(nonce, ciphertext, aad).decode("utf-8")
+    except (InvalidTag, UnicodeDecodeError) as error:
+        raise TamperedError(problem) from error
+
+
+def _aead(data_key: bytes) -> AESGCM:
+    if len(data_key) != KEY_BYTES:
+        raise InputError(f"a data key must be {KEY_BYTES} bytes, got {len(data_key)}")
+    return AESGCM(data_key)
+
+
+def _key_aad(customer: str) -> bytes:
+    return _KEY_AAD + checksum_address(customer).encode("ascii")
+
+
+def _field_aad(customer: str, field: str, category: str) -> bytes:
+    if "|" in field or "|" in category:
+        raise InputError("field and category names cannot contain '|'")
+    parts = (checksum_address(customer), field, category)
+    return _FIELD_AAD + "|".join(parts).encode("utf-8")

@@ -1,0 +1,305 @@
+"""The customer data vault: stores field values encrypted per customer and releases only granted categories.
+
+`Vault` is the one entry point. Writes validate everything (address, field names, catalog categories, sizes)
+before touching the database, so a refused call writes nothing. Reads decrypt in memory; `release_many` serves
+a whole batch of customers with one SQL query. Erasure deletes the customer's wrapped data key and fields
+(crypto-shredding) and leaves a tombstone that refuses later writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_ledger.catalog import Catalog
+from consent_ledger.db.base import utc_now
+from consent_ledger.errors import InputError
+from consent_ledger.vault.address import checksum_address
+from consent_ledger.vault.crypto import (
+    KEY_VERSION,
+    MasterKey,
+    decrypt_field,
+    encrypt_field,
+    new_data_key,
+    unwrap,
+    wrap,
+)
+from consent_ledger.vault.errors import CryptoError, ErasedError, NotFoundError, WrongMasterKeyError
+from consent_ledger.vault.models import FIELD_NAME_LENGTH, Customer, CustomerField, CustomerKey
+
+MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded
+MAX_FIELDS_PER_CUSTOMER = 64
+MAX_RELEASE_BATCH = 1000  # customers per release_many call
+EXPORT_FORMAT = "consent-ledger/vault-export/1"
+_FIELD_NAME = re.compile(rf"[a-z][a-z0-9_.-]{{0,{FIELD_NAME_LENGTH - 1}}}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    """A decrypted field: its catalog category and its value."""
+
+    category: str
+    value: str
+
+
+class Vault:
+    """Encrypted customer data, released field by field according to the categories a grant allows."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        master_key: MasterKey,
+        catalog: Catalog,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sessions = session_factory
+        self._master = master_key
+        self._catalog = catalog
+        self._clock = clock
+
+    def put_fields(self, customer: str, fields: Mapping[str, tuple[str, str]]) -> None:
+        """Store or overwrite fields `{name: (category, value)}`; creates the customer and its key on first use.
+
+        `InputError` for a bad address, field name, unknown category, non-string or oversized value, or too many
+        fields; `ErasedError` once the customer was erased. Nothing is written when any check fails.
+        """
+        address = checksum_address(customer)
+        checked = self._check_fields(fields)
+        with self._sessions.begin() as session:
+            now = self._clock()
+            row = _lock_customer(session, address, now)
+            if row.erased_at is not None:
+                raise ErasedError(f"customer {address} was erased on {row.erased_at.isoformat()}: no new data")
+            data_key = self._data_key(session, address, now)
+            query = select(CustomerField).where(CustomerField.customer == address)
+            existing = {f.field: f for f in session.scalars(query)}
+            total = len(existing.keys() | checked.keys())
+            if total > MAX_FIELDS_PER_CUSTOMER:
+                raise InputError(
+                    f"customer {address} would hold {total} fields; the limit is {MAX_FIELDS_PER_CUSTOMER}"
+                )
+            for name, (category, value) in checked.items():
+                nonce, ciphertext = encrypt_field(data_key, address, name, value, category=category)
+                current = existing.get(name)
+                if current is None:
+                    current = CustomerField(customer=address, field=name, created_at=now)
+                    session.add(current)
+                current.category, current.nonce, current.ciphertext = category, nonce, ciphertext
+                current.updated_at = now
+
+    def get_fields(self, customer: str) -> dict[str, FieldValue]:
+        """Every field of `customer`, decrypted; {} for an unknown or erased customer."""
+        address = checksum_address(customer)
+        with self._sessions() as session:
+            rows = _read(session, [address], None)
+            return {f.field: FieldValue(f.category, value) for f, value in self._decrypt(rows)}
+
+    def release(self, customer: str, allowed_category_names: AbstractSet[str]) -> dict[str, str]:
+        """`{field: value}` for the fields whose category is allowed; {} for unknown or erased customers."""
+        address = checksum_address(customer)
+        return self.release_many([address], {address: allowed_category_names})[address]
+
+    def release_many(
+        self, customers: Iterable[str], allowed_by_customer: Mapping[str, AbstractSet[str]]
+    ) -> dict[str, dict[str, str]]:
+        """`{customer: {field: value}}`: `release_records` without the categories."""
+        records = self.release_records(customers, allowed_by_customer)
+        return {c: {name: v.value for name, v in fields.items()} for c, fields in records.items()}
+
+    def release_records(
+        self, customers: Iterable[str], allowed_by_customer: Mapping[str, AbstractSet[str]]
+    ) -> dict[str, dict[str, FieldValue]]:
+        """`{customer: {field: FieldValue}}` for each of `customers` (checksummed keys), in one database query.
+
+        A customer gets only fields whose category is in `allowed_by_customer[customer]` (absent = nothing), and
+        {} when unknown or erased. Addresses may be in any case; `InputError` past `MAX_RELEASE_BATCH` customers.
+        """
+        addresses = list(dict.fromkeys(checksum_address(c) for c in customers))
+        if len(addresses) > MAX_RELEASE_BATCH:
+            raise InputError(f"{len(addresses)} customers in one release; the limit is {MAX_RELEASE_BATCH}")
+        allowed = _normalize_allowed(allowed_by_customer)
+        released: dict[str, dict[str, FieldValue]] = {address: {} for address in addresses}
+        wanted = [address for address in addresses if allowed.get(address)]
+        if not wanted:
+            return released
+        categories = set().union(*(allowed[address] for address in wanted))
+        with self._sessions() as session:
+            rows = [(f, k) for f, k in _read(session, wanted, categories) if f.category in allowed[f.customer]]
+            for f, value in self._decrypt(rows):
+                released[f.customer][f.field] = FieldValue(f.category, value)
+        return released
+
+    def export(self, customer: str) -> dict[str, Any]:
+        """Everything held about `customer` (GDPR art. 20), JSON-serialisable; `NotFoundError` if never seen."""
+        address = checksum_address(customer)
+        labels = {c.name: c.label for c in self._catalog.categories}
+        with self._sessions() as session:
+            row = session.get(Customer, address)
+            if row is None:
+                raise NotFoundError(f"the vault holds no data for customer {address}")
+            decrypted = sorted(self._decrypt(_read(session, [address], None)), key=lambda item: item[0].field)
+            fields = [
+                {
+                    "field": f.field,
+                    "category": f.category,
+                    "category_label": labels.get(f.category),
+                    "value": value,
+                    "created_at": f.created_at.isoformat(),
+                    "updated_at": f.updated_at.isoformat(),
+                }
+                for f, value in decrypted
+            ]
+            return {
+                "format": EXPORT_FORMAT,
+                "customer": address,
+                "created_at": row.created_at.isoformat(),
+                "erased_at": None if row.erased_at is None else row.erased_at.isoformat(),
+                "exported_at": self._clock().isoformat(),
+                "catalog_version": self._catalog.version,
+                "fields": fields,
+            }
+
+    def erase(self, customer: str) -> int:
+        """Erase `customer` (GDPR art. 17): delete the wrapped data key and every field, stamp `erased_at`.
+
+        Returns how many fields were deleted. Idempotent; an unknown customer gets a tombstone, so the vault
+        refuses data for that address from now on.
+        """
+        address = checksum_address(customer)
+        with self._sessions.begin() as session:
+            now = self._clock()
+            row = _lock_customer(session, address, now)
+            count = session.scalar(
+                select(func.count()).select_from(CustomerField).where(CustomerField.customer == address)
+            )
+            session.execute(delete(CustomerKey).where(CustomerKey.customer == address))
+            session.execute(delete(CustomerField).where(CustomerField.customer == address))
+            if row.erased_at is None:
+                row.erased_at = now
+            return int(count or 0)
+
+    def customer_exists(self, customer: str) -> bool:
+        """True when the vault knows `customer` and has not erased them."""
+        address = checksum_address(customer)
+        with self._sessions() as session:
+            row = session.get(Customer, address)
+            return row is not None and row.erased_at is None
+
+    def is_erased(self, customer: str) -> bool:
+        """True once `customer` was erased."""
+        address = checksum_address(customer)
+        with self._sessions() as session:
+            erased_at = session.scalar(select(Customer.erased_at).where(Customer.address == address))
+            return erased_at is not None
+
+    def _check_fields(self, fields: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        if not isinstance(fields, Mapping) or not fields:
+            raise InputError("no fields given: pass {field name: (category, value)}")
+        if len(fields) > MAX_FIELDS_PER_CUSTOMER:
+            raise InputError(f"{len(fields)} fields in one call; the limit is {MAX_FIELDS_PER_CUSTOMER}")
+        checked: dict[str, tuple[str, str]] = {}
+        for name, item in fields.items():
+            if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+                raise InputError(
+                    f"invalid field name {name!r}: lower-case letters, digits, '_', '.', '-', "
+                    f"starting with a letter, at most {FIELD_NAME_LENGTH} characters"
+                )
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise InputError(f"field {name!r}: expected a (category, value) pair")
+            category, value = item
+            self._catalog.category(category)  # InputError naming close matches when unknown
+            if not isinstance(value, str):
+                raise InputError(f"field {name!r}: the value must be a string, not {type(value).__name__}")
+            size = len(value.encode("utf-8"))
+            if size > MAX_VALUE_BYTES:
+                raise InputError(f"field {name!r}: the value has {size} bytes; the limit is {MAX_VALUE_BYTES}")
+            checked[name] = (category, value)
+        return checked
+
+    def _data_key(self, session: Session, address: str, now: datetime) -> bytes:
+        """The customer's data key: unwrapped from its row, or made, wrapped and stored on first use."""
+        key_row = session.get(CustomerKey, address)
+        if key_row is not None:
+            return self._unwrap(key_row)
+        data_key = new_data_key()
+        wrapped = wrap(self._master, data_key, address)
+        master_id = self._master.key_id
+        session.add(
+            CustomerKey(
+                customer=address, wrapped_key=wrapped, key_version=KEY_VERSION, master_key_id=master_id, created_at=now
+            )
+        )
+        return data_key
+
+    def _unwrap(self, key_row: CustomerKey) -> bytes:
+        if key_row.key_version != KEY_VERSION:
+            raise CryptoError(f"the data key of {key_row.customer} uses unknown scheme version {key_row.key_version}")
+        if key_row.master_key_id != self._master.key_id:
+            raise WrongMasterKeyError(
+                f"the data key of {key_row.customer} was wrapped by master key {key_row.master_key_id}, "
+                f"but the configured master key is {self._master.key_id}"
+            )
+        return unwrap(self._master, key_row.wrapped_key, key_row.customer)
+
+    def _decrypt(self, rows: Iterable[tuple[CustomerField, CustomerKey]]) -> list[tuple[CustomerField, str]]:
+        """Each field row with its plaintext; each customer's data key is unwrapped once."""
+        keys: dict[str, bytes] = {}
+        out: list[tuple[CustomerField, str]] = []
+        for f, key_row in rows:
+            data_key = keys.get(f.customer)
+            if data_key is None:
+                data_key = keys[f.customer] = self._unwrap(key_row)
+            value = decrypt_field(data_key, f.customer, f.field, f.nonce, f.ciphertext, category=f.category)
+            out.append((f, value))
+        return out
+
+
+def _read(
+    session: Session, addresses: Sequence[str], categories: AbstractSet[str] | None
+) -> list[tuple[CustomerField, CustomerKey]]:
+    """Field rows of `addresses` (only `categories`, when given) with their key rows: ONE query."""
+    query = (
+        select(CustomerField, CustomerKey)
+        .join(CustomerKey, CustomerKey.customer == CustomerField.customer)
+        .where(CustomerField.customer.in_(addresses))
+    )
+    if categories is not None:
+        query = query.where(CustomerField.category.in_(sorted(categories)))
+    return [(f, k) for f, k in session.execute(query)]
+
+
+def _normalize_allowed(allowed_by_customer: Mapping[str, AbstractSet[str]]) -> dict[str, frozenset[str]]:
+    """Allowed categories keyed by checksummed address; `InputError` when two spellings disagree."""
+    allowed: dict[str, frozenset[str]] = {}
+    for customer, names in allowed_by_customer.items():
+        if not isinstance(names, AbstractSet):  # also refuses a bare string
+            raise InputError(f"allowed categories for {customer} must be a set of category names")
+        address, names_set = checksum_address(customer), frozenset(names)
+        if allowed.get(address, names_set) != names_set:
+            raise InputError(f"customer {address} appears twice with different allowed categories")
+        allowed[address] = names_set
+    return allowed
+
+
+def _lock_customer(session: Session, address: str, now: datetime) -> Customer:
+    """The customer's row, inserted if missing (ON CONFLICT DO NOTHING: race-free on both backends) and locked.
+
+    On PostgreSQL the row lock serialises concurrent writes and erasure of one customer until commit.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        sqlite_stmt = sqlite_insert(Customer).values(address=address, created_at=now)
+        session.execute(sqlite_stmt.on_conflict_do_nothing(index_elements=[Customer.address]))
+    else:
+        pg_stmt = pg_insert(Customer).values(address=address, created_at=now)
+        session.execute(pg_stmt.on_conflict_do_nothing(index_elements=[Customer.address]))
+    return session.execute(select(Customer).where(Customer.address == address).with_for_update()).scalar_one()
