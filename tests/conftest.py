@@ -65,6 +65,7 @@ class Chain:
     rpc: RpcClient
     deployment: Deployment
     artifacts: dict[str, Artifact]
+    deployments_dir: Path
 
     def ledger(self) -> Ledger:
         return Ledger(self.rpc, self.deployment.address, self.artifacts["ConsentLedger"].abi)
@@ -77,6 +78,11 @@ class Chain:
         self.rpc.request("evm_increaseTime", [seconds])
         self.rpc.request("evm_mine", [])
 
+    def travel_to(self, timestamp: int) -> None:
+        """Mine the next block at `timestamp` (which must be later than the latest block)."""
+        self.rpc.request("evm_setNextBlockTimestamp", [timestamp])
+        self.rpc.request("evm_mine", [])
+
     def fund(self, address: str, wei: int = 10**18) -> None:
         self.rpc.request("anvil_setBalance", [address, hex(wei)])
 
@@ -85,8 +91,9 @@ class Chain:
 def chain_session(devnet: Devnet, artifacts: dict[str, Artifact], tmp_path_factory: pytest.TempPathFactory) -> Chain:
     rpc = RpcClient(devnet.url)
     deployer = TxSender(rpc, ANVIL_DEFAULT_KEY)
-    deployment, _ = ensure_deployed(rpc, deployer, artifacts["ConsentLedger"], tmp_path_factory.mktemp("deployments"))
-    return Chain(rpc, deployment, artifacts)
+    deployments_dir = tmp_path_factory.mktemp("deployments")
+    deployment, _ = ensure_deployed(rpc, deployer, artifacts["ConsentLedger"], deployments_dir)
+    return Chain(rpc, deployment, artifacts, deployments_dir)
 
 
 @pytest.fixture

@@ -67,6 +67,12 @@ class ConsentService:
         self.brands = brands
         self._clock = clock
 
+    def _now(self) -> int:
+        """The later of the wall clock and the chain's latest block time: the contract judges expiry and
+        deadlines by block time, which can run ahead of the wall clock (or lag on an idle devnet)."""
+        chain_time = int(self.ledger.rpc.get_block("latest")["timestamp"], 16)
+        return max(int(self._clock()), chain_time)
+
     def _registered_brand(self, brand: str) -> str:
         address = checksum_address(brand)
         if self.brands.name_of(address) is None:
@@ -90,7 +96,7 @@ class ConsentService:
         expires_at: int | None = None,
     ) -> dict[str, Any]:
         brand = self._registered_brand(brand)
-        now = int(self._clock())
+        now = self._now()
         if expires_at is None:
             chosen = DEFAULT_DAYS if days is None else days
             if not 1 <= chosen <= MAX_DAYS:
@@ -112,7 +118,7 @@ class ConsentService:
     def revoke_typed_data(self, customer: str, brand: str) -> dict[str, Any]:
         brand = checksum_address(brand)
         customer = checksum_address(customer)
-        request = RevokeRequest(customer, brand, self._next_nonce(customer, brand), int(self._clock()) + SIGNING_WINDOW)
+        request = RevokeRequest(customer, brand, self._next_nonce(customer, brand), self._now() + SIGNING_WINDOW)
         return eip712.revoke_typed_data(self.ledger.domain(), request)
 
     def _check_expiry(self, expires_at: int, now: int) -> None:
@@ -133,14 +139,14 @@ class ConsentService:
             request = parse_grant_message(message)
             self.catalog.check_category_mask(request.categories)
             self.catalog.check_purpose_mask(request.purposes)
-            self._check_expiry(request.expires_at, int(self._clock()))
+            self._check_expiry(request.expires_at, self._now())
             digest = eip712.grant_digest(self.ledger.domain(), request)
         else:
             request = parse_revoke_message(message)
             digest = eip712.revoke_digest(self.ledger.domain(), request)
         if request.customer.lower() != principal.lower():
             raise ForbiddenError("you can only submit messages for your own address")
-        if request.deadline < int(self._clock()):
+        if request.deadline < self._now():
             raise InputError("the signed message's deadline has passed: fetch fresh typed data and sign again")
         existing = self.outbox.find_same(parsed_kind, request, sig)
         if existing is not None:  # the very same signed message again: idempotent

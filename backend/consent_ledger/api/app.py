@@ -1,0 +1,43 @@
+"""`create_app(settings)`: the FastAPI application. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from consent_ledger import __version__
+from consent_ledger.api import problems
+from consent_ledger.api.context import AppContext, build_context
+from consent_ledger.api.routes import auth, brand, customer, public
+from consent_ledger.config import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    context_factory: Callable[[Settings], AppContext] = build_context,
+    run_relayer: bool = True,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = context_factory(settings)
+        app.state.context = context
+        if run_relayer:
+            context.relayer.start(settings.relayer_interval)
+        try:
+            yield
+        finally:
+            context.close()
+
+    app = FastAPI(
+        title="Consent Ledger",
+        version=__version__,
+        description="Customer-signed data-sharing grants on an EVM chain; data released only when the chain allows.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for module in (public, auth, customer, brand):
+        app.include_router(module.router)
+    return app

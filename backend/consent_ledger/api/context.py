@@ -1,0 +1,117 @@
+"""Everything a running API needs, built from Settings in one place (in the app's lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_ledger.auth.sql_nonces import SqlNonceStore
+from consent_ledger.auth.tokens import TokenSigner
+from consent_ledger.catalog import Catalog, default_catalog
+from consent_ledger.chain.connect import connect
+from consent_ledger.chain.deploy import Deployment
+from consent_ledger.chain.keystore import load_keystore, read_password
+from consent_ledger.chain.ledger import Ledger
+from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
+from consent_ledger.db.engine import make_engine, make_session_factory
+from consent_ledger.db.migrate import upgrade
+from consent_ledger.errors import ConfigError
+from consent_ledger.relayer.outbox import Outbox
+from consent_ledger.relayer.worker import RelayerWorker
+from consent_ledger.services.brands import BrandRegistry
+from consent_ledger.services.consents import ConsentService
+from consent_ledger.services.gatekeeper import Gatekeeper
+from consent_ledger.services.releases import ReleaseService
+from consent_ledger.services.sessions import SessionService
+from consent_ledger.services.submitter import Submitter
+from consent_ledger.vault import MasterKey, Vault
+
+DEVNET_CHAIN_ID = 31337
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    catalog: Catalog
+    engine: Engine
+    sessions: sessionmaker[Session]
+    ledger: Ledger
+    deployment: Deployment
+    vault: Vault
+    outbox: Outbox
+    brands: BrandRegistry
+    gatekeeper: Gatekeeper
+    consents: ConsentService
+    releases: ReleaseService
+    auth: SessionService
+    relayer: RelayerWorker
+
+    def close(self) -> None:
+        self.relayer.stop()
+        self.engine.dispose()
+        self.ledger.rpc.close()
+
+
+def relayer_key(settings: Settings, chain_id: int) -> str:
+    if settings.relayer_key is not None:
+        return settings.relayer_key.get_secret_value()
+    if settings.relayer_keystore is not None:
+        account = load_keystore(settings.relayer_keystore, read_password(settings.relayer_password_file))
+        return "0x" + bytes(account.key).hex()
+    if chain_id == DEVNET_CHAIN_ID:
+        return ANVIL_RELAYER_KEY
+    raise ConfigError(
+        f"chain {chain_id} is not the devnet: set CONSENT_RELAYER_KEYSTORE (with CONSENT_RELAYER_PASSWORD_FILE) "
+        "to a funded key for the relayer"
+    )
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Migrate the database, connect to the chain, and wire the services."""
+    settings.check_production()
+    upgrade(settings.database)
+    engine = make_engine(settings.database)
+    sessions = make_session_factory(engine)
+    catalog = default_catalog()
+    ledger, deployment = connect(settings)
+    vault = Vault(sessions, MasterKey.from_string(settings.master_key.get_secret_value()), catalog)
+    outbox = Outbox(sessions)
+    brands = BrandRegistry(sessions)
+    gatekeeper = Gatekeeper(ledger, settings.confirmations)
+    sender = ledger.sender(relayer_key(settings, deployment.chain_id))
+    worker = RelayerWorker(
+        outbox,
+        ledger,
+        Submitter(ledger, sender),
+        deployment.deploy_block,
+        settings.relayer_batch_size,
+        settings.relayer_max_attempts,
+    )
+    signer = TokenSigner(settings.token_secret.get_secret_value().encode(), settings.token_ttl)
+    auth = SessionService(
+        SqlNonceStore(sessions, ttl_seconds=600),
+        signer,
+        settings.domain,
+        f"http://{settings.domain}",
+        deployment.chain_id,
+        brands,
+        settings.auditors,
+    )
+    return AppContext(
+        settings=settings,
+        catalog=catalog,
+        engine=engine,
+        sessions=sessions,
+        ledger=ledger,
+        deployment=deployment,
+        vault=vault,
+        outbox=outbox,
+        brands=brands,
+        gatekeeper=gatekeeper,
+        consents=ConsentService(ledger, outbox, catalog, brands),
+        releases=ReleaseService(gatekeeper, vault, sessions, catalog),
+        auth=auth,
+        relayer=worker,
+    )

@@ -1,0 +1,39 @@
+"""Sign-In with Ethereum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from consent_ledger.api.deps import ContextDep, PrincipalDep
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field(max_length=8192, description="the EIP-4361 message text that was signed")
+    signature: str = Field(max_length=200, description="personal_sign signature, 0x-hex")
+
+
+@router.get("/nonce")
+def nonce(context: ContextDep, address: str | None = None) -> dict[str, Any]:
+    """A single-use nonce; with `?address=`, also the exact message to sign."""
+    return context.auth.challenge(address)
+
+
+@router.post("/login")
+def login(body: LoginBody, context: ContextDep) -> dict[str, Any]:
+    """Verify a signed SIWE message and return a short-lived bearer token."""
+    return context.auth.login(body.message, body.signature).to_json()
+
+
+@router.get("/me")
+def me(principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "address": principal.address,
+        "roles": sorted(principal.roles),
+        "expires_at": principal.expires_at.isoformat(),
+    }

@@ -1,0 +1,92 @@
+"""Brand endpoints: permission checks, releases and segments, always for the calling brand only."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from consent_ledger.api.deps import BrandDep, ContextDep
+from consent_ledger.errors import InputError
+
+router = APIRouter(prefix="/v1", tags=["brand"])
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: str
+    categories: list[str] = Field(min_length=1, max_length=64)
+    purpose: str
+
+
+class CheckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    questions: list[Question] = Field(min_length=1)
+
+
+class ReleaseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customers: list[str] = Field(min_length=1)
+    categories: list[str] = Field(min_length=1, max_length=64)
+    purpose: str
+
+
+@router.post("/permissions/check")
+def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+    """Up to 10,000 questions, answered from the contract's batch view at one pinned block."""
+    limit = context.settings.max_check_questions
+    if len(body.questions) > limit:
+        raise InputError(f"{len(body.questions)} questions in one request; the limit is {limit}")
+    catalog = context.catalog
+    category_masks: dict[tuple[str, ...], int] = {}
+    purpose_masks: dict[str, int] = {}
+    rows = []
+    for index, q in enumerate(body.questions):
+        if not ADDRESS.match(q.customer):
+            raise InputError(f"questions[{index}].customer is not an address: {q.customer[:50]!r}")
+        key = tuple(q.categories)
+        if key not in category_masks:
+            category_masks[key] = catalog.category_mask(key)
+        if q.purpose not in purpose_masks:
+            purpose_masks[q.purpose] = catalog.purpose_mask([q.purpose])
+        rows.append((q.customer, category_masks[key], purpose_masks[q.purpose]))
+    result = context.gatekeeper.check(principal.address, rows)
+    pin = result.pin
+    return {
+        "brand": principal.address,
+        "block": {"number": pin.number, "hash": pin.hash, "timestamp": pin.timestamp},
+        "answers": result.answers,
+    }
+
+
+@router.post("/releases")
+def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+    """For each customer, only the fields whose categories they granted you for this purpose."""
+    for index, customer in enumerate(body.customers):
+        if not ADDRESS.match(customer):
+            raise InputError(f"customers[{index}] is not an address: {customer[:50]!r}")
+    result = context.releases.release(
+        principal.address, body.customers, body.categories, body.purpose, context.settings.max_release_customers
+    )
+    return result.to_json()
+
+
+@router.get("/releases")
+def my_releases(principal: BrandDep, context: ContextDep, limit: int = 100) -> dict[str, Any]:
+    """Your own release receipts."""
+    return {"releases": context.releases.receipts_for(brand=principal.address, limit=min(max(limit, 1), 1000))}
+
+
+@router.get("/segments")
+def segment(principal: BrandDep, context: ContextDep, categories: str, purpose: str) -> dict[str, Any]:
+    """Customers who allow you all these categories (comma-separated) for this purpose, now."""
+    names = [c.strip() for c in categories.split(",") if c.strip()]
+    pin, customers = context.releases.segment(principal.address, names, purpose)
+    return {
+        "brand": principal.address,
+        "block": {"number": pin.number, "hash": pin.hash, "timestamp": pin.timestamp},
+        "customers": customers,
+    }

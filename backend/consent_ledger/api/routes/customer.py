@@ -1,0 +1,120 @@
+"""The customer's own grants, submissions and data. A customer only ever sees their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from consent_ledger.api.deps import ContextDep, CustomerDep
+from consent_ledger.errors import InputError
+from consent_ledger.vault.errors import NotFoundError
+
+router = APIRouter(prefix="/v1/me", tags=["customer"])
+
+Names = list[str]
+
+
+class GrantDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    brand: str = Field(max_length=42)
+    categories: Names = Field(min_length=1, max_length=64)
+    purposes: Names = Field(min_length=1, max_length=64)
+    days: int | None = Field(default=None, ge=1, le=730)
+    expires_at: int | None = Field(default=None, ge=0)
+
+
+class RevokeDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    brand: str = Field(max_length=42)
+
+
+class SignedMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="grant | revoke")
+    message: dict[str, Any] = Field(description="the `message` of the typed data that was signed")
+    signature: str = Field(max_length=4200)
+
+
+class FieldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(max_length=64)
+    value: str
+
+
+class DataIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fields: dict[str, FieldIn] = Field(min_length=1, max_length=64)
+
+
+@router.post("/typed-data/grant")
+def grant_typed_data(body: GrantDraft, principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    """The EIP-712 typed data to sign with `eth_signTypedData_v4` (current nonce filled in)."""
+    return context.consents.grant_typed_data(
+        principal.address, body.brand, body.categories, body.purposes, body.days, body.expires_at
+    )
+
+
+@router.post("/typed-data/revoke")
+def revoke_typed_data(body: RevokeDraft, principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    return context.consents.revoke_typed_data(principal.address, body.brand)
+
+
+@router.post("/submissions", status_code=status.HTTP_202_ACCEPTED)
+def submit(body: SignedMessage, principal: CustomerDep, context: ContextDep, response: Response) -> dict[str, Any]:
+    """Accept a signed grant or revocation: checked now, stored durably, relayed on-chain shortly."""
+    submission, created = context.consents.submit(principal.address, body.kind, body.message, body.signature)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return submission.to_json()
+
+
+@router.get("/submissions")
+def submissions(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    return {"submissions": [s.to_json() for s in context.outbox.list_for(principal.address)]}
+
+
+@router.get("/submissions/{submission_id}")
+def submission(submission_id: int, principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    found = context.outbox.get(submission_id)
+    if found.customer.lower() != principal.address.lower():
+        raise NotFoundError(f"no submission {submission_id}")
+    return found.to_json()
+
+
+@router.get("/grants")
+def grants(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    """Active grants as the chain holds them now."""
+    return {"grants": [g.to_json() for g in context.consents.grants(principal.address)]}
+
+
+@router.put("/data", status_code=status.HTTP_204_NO_CONTENT)
+def put_data(body: DataIn, principal: CustomerDep, context: ContextDep) -> None:
+    context.vault.put_fields(principal.address, {k: (v.category, v.value) for k, v in body.fields.items()})
+
+
+@router.get("/data")
+def get_data(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    fields = context.vault.get_fields(principal.address)
+    return {"fields": {k: {"category": v.category, "value": v.value} for k, v in sorted(fields.items())}}
+
+
+@router.get("/data/export")
+def export_data(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    """Everything we hold about you, as JSON (GDPR art. 20)."""
+    return context.vault.export(principal.address)
+
+
+@router.delete("/data")
+def erase_data(principal: CustomerDep, context: ContextDep, confirm: str = "") -> dict[str, Any]:
+    """Erase your data for good (GDPR art. 17): pass `?confirm=ERASE`."""
+    if confirm != "ERASE":
+        raise InputError("erasure cannot be undone: repeat the call with ?confirm=ERASE")
+    return {"erased_fields": context.vault.erase(principal.address)}
+
+
+@router.get("/releases")
+def releases(principal: CustomerDep, context: ContextDep, limit: int = 100) -> dict[str, Any]:
+    """Who received which of your data, for which purpose, at which block."""
+    return {"releases": context.releases.receipts_for(customer=principal.address, limit=min(max(limit, 1), 1000))}
