@@ -14,7 +14,7 @@ SYS_STAMP := var/.stamp-system
 .PHONY: help setup run test lint typecheck unit integration bench gas devnet-stop clean
 
 help:
-	@echo "make run    set up, start anvil, compile, deploy, run"
+	@echo "make run    set up, start anvil, compile, deploy, seed demo data, serve the API on :8000"
 	@echo "make test   set up and run lint, type checks and the whole test suite"
 	@echo "make bench  gas report (JSON)"
 
@@ -43,8 +43,9 @@ setup: $(SYS_STAMP) $(PY_STAMP) $(NPM_STAMP)
 run: setup
 	@$(CL) devnet start
 	@$(CL) compile
-	@$(CL) deploy
-	@$(CL) status
+	@$(CL) deploy > /dev/null
+	@$(CL) seed
+	@$(CL) serve
 
 devnet-stop: setup
 	@$(CL) devnet stop

@@ -1,0 +1,160 @@
+"""serve, seed, relay, brand, login: the backend from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from rich.progress import Progress
+
+from consent_ledger.api.app import create_app
+from consent_ledger.api.context import build_context
+from consent_ledger.cli.common import emit_json, say, settings_from
+from consent_ledger.config import Settings
+from consent_ledger.demo import BRANDS, demo_account, seed
+from consent_ledger.errors import InputError
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("serve", help="run the HTTP API (and its relayer) with uvicorn")
+    p.add_argument("--host", help="bind address (default $CONSENT_API_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default $CONSENT_API_PORT or 8000)")
+    p.add_argument("--no-relayer", action="store_true", help="do not relay signed messages from this process")
+    p.set_defaults(handler=cmd_serve)
+
+    p = commands.add_parser("seed", help="demo brands, customers, records and grants (devnet only)")
+    p.add_argument("--customers", type=int, default=20)
+    p.set_defaults(handler=cmd_seed)
+
+    p = commands.add_parser("relay", help="relay the outbox: once until empty, or --follow")
+    p.add_argument("--follow", action="store_true", help="keep relaying until interrupted")
+    p.set_defaults(handler=cmd_relay)
+
+    p = commands.add_parser("brand", help="register brands")
+    sub = p.add_subparsers(dest="brand", metavar="ACTION", required=True)
+    add = sub.add_parser("add", help="register (or rename) a brand")
+    add.add_argument("address")
+    add.add_argument("name")
+    add.set_defaults(handler=cmd_brand_add)
+    ls = sub.add_parser("list", help="registered brands")
+    ls.set_defaults(handler=cmd_brand_list)
+
+    p = commands.add_parser("login", help="sign in to a running API with a key and print a bearer token")
+    p.add_argument("--api", default=None, help="API base URL (default http://$CONSENT_API_HOST:$CONSENT_API_PORT)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--demo", help="a demo account from `seed`: acme, lumen, orbit, or customer0, customer1...")
+    who.add_argument("--key-file", type=Path, help="file holding a hex private key (first line)")
+    p.set_defaults(handler=cmd_login)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from(args)
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        overrides["api_host"] = args.host
+    if getattr(args, "port", None):
+        overrides["api_port"] = args.port
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.check_production()
+    say(f"API on http://{settings.api_host}:{settings.api_port}  (OpenAPI docs at /docs)")
+    app = create_app(settings, run_relayer=not args.no_relayer)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("seeding customers", total=args.customers)
+            report = seed(context, args.customers, lambda _s, done, _t: progress.update(task, completed=done))
+    finally:
+        context.close()
+    say(f"seeded {len(report.brands)} brands, {len(report.customers)} customers, {report.submissions} new grants")
+    emit_json({"brands": report.brands, "customers": report.customers[:5], "more_customers": len(report.customers) - 5})
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        if args.follow:
+            say("relaying; Ctrl-C to stop")
+            context.relayer.start(context.settings.relayer_interval)
+            try:
+                while True:
+                    context.relayer._stop.wait(3600)
+            except KeyboardInterrupt:
+                pass
+        else:
+            context.relayer.drain()
+        say(f"outbox: {context.outbox.counts()}")
+    finally:
+        context.close()
+    return 0
+
+
+def cmd_brand_add(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        address = context.brands.add(args.address, args.name)
+    finally:
+        context.close()
+    say(f"registered {args.name} at {address}")
+    return 0
+
+
+def cmd_brand_list(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        emit_json(context.brands.all())
+    finally:
+        context.close()
+    return 0
+
+
+def _key(args: argparse.Namespace) -> bytes:
+    if args.key_file is not None:
+        return bytes.fromhex(args.key_file.read_text().split()[0].removeprefix("0x"))
+    label = str(args.demo)
+    if label in {b for b, _ in BRANDS}:
+        return bytes(demo_account(f"brand {label}").key)
+    if label.startswith("customer") and label[8:].isdigit():
+        return bytes(demo_account(f"customer {int(label[8:])}").key)
+    raise InputError(f"unknown demo account {label!r}: use acme, lumen, orbit or customer0, customer1, ...")
+
+
+def _http(method: str, url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 -- our own API, URL from the user
+            return dict(json.loads(reply.read()))
+    except urllib.error.HTTPError as error:
+        raise InputError(f"{method} {url} answered {error.code}: {error.read().decode(errors='replace')}") from error
+    except OSError as error:
+        raise InputError(f"cannot reach {url}: {error}") from error
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    base = (args.api or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    account = Account.from_key(_key(args))
+    challenge = _http("GET", f"{base}/v1/auth/nonce?address={account.address}")
+    signature = Account.sign_message(encode_defunct(text=challenge["message"]), account.key).signature
+    login = _http(
+        "POST", f"{base}/v1/auth/login", {"message": challenge["message"], "signature": "0x" + signature.hex()}
+    )
+    say(f"signed in as {login['address']} ({', '.join(login['roles'])}) until {login['expires_at']}")
+    print(login["token"])
+    return 0
