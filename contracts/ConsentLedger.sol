@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 
 import {IConsentLedger} from "./interfaces/IConsentLedger.sol";
 import {GrantHash} from "./libraries/GrantHash.sol";
@@ -14,6 +14,10 @@ import {GrantHash} from "./libraries/GrantHash.sol";
 contract ConsentLedger is IConsentLedger, EIP712 {
     using GrantHash for GrantRequest;
     using GrantHash for RevokeRequest;
+
+    /// @notice Gas given to a customer's EIP-1271 wallet to judge a signature. Bounded so that one
+    /// wallet cannot burn a relayed batch's gas and sink everybody else's items with it.
+    uint256 public constant ERC1271_GAS_LIMIT = 100_000;
 
     /*//////////////////////////////////////////////////////////////
                                  STORAGE
@@ -227,7 +231,9 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     }
 
     /// @dev ECDSA first (the common, cheap case, which also refuses high-s signatures); only when
-    /// that fails and the customer is a contract, ask it through EIP-1271.
+    /// that fails and the customer is a contract, ask it through EIP-1271, with bounded gas. The
+    /// wallet's answer is copied into memory; its size is bounded by what the wallet can pay for
+    /// with that gas, so the cost to us stays bounded too.
     function _isSignedBy(address customer, bytes32 digest, bytes calldata signature) private view returns (bool) {
         if (signature.length == 65) {
             (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(
@@ -235,7 +241,11 @@ contract ConsentLedger is IConsentLedger, EIP712 {
             );
             if (err == ECDSA.RecoverError.NoError && recovered == customer) return true;
         }
-        return customer.code.length != 0 && SignatureChecker.isValidERC1271SignatureNow(customer, digest, signature);
+        if (customer.code.length == 0) return false;
+        (bool ok, bytes memory answer) = customer.staticcall{gas: ERC1271_GAS_LIMIT}(
+            abi.encodeCall(IERC1271.isValidSignature, (digest, signature))
+        );
+        return ok && answer.length == 32 && bytes4(answer) == IERC1271.isValidSignature.selector;
     }
 
     function _applyGrant(GrantState storage slot, GrantRequest calldata request, uint48 nonce) private {

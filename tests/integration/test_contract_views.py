@@ -10,7 +10,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from consent_ledger.chain import eip712
-from consent_ledger.chain.events import Anchored, Granted, Rejected, decode_logs
+from consent_ledger.chain.events import Anchored, Granted, Rejected, Rejection, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
 from consent_ledger.domain import Query, RevokeRequest
@@ -187,3 +187,22 @@ def test_event_decoder_agrees_with_web3(chain, ledger: Ledger, relayer: TxSender
         assert mine.at.block_number == theirs["blockNumber"]
     assert len(ours_rejected) == len(theirs_rejected) == 1
     assert int(ours_rejected[0].reason) == theirs_rejected[0]["args"]["reason"]
+
+
+@pytest.mark.parametrize("wallet_name", ["GasBurnerWallet", "ChattyWallet"])
+def test_a_hostile_wallet_cannot_sink_a_batch(chain, ledger: Ledger, relayer: TxSender, wallet_name: str) -> None:
+    wallet = relayer.transact(None, chain.artifacts[wallet_name].bytecode).contract_address
+    assert wallet
+    wallet = Web3.to_checksum_address(wallet)
+    brand, now = new_account().address, chain.now()
+    honest = [new_account() for _ in range(3)]
+    items = [(grant_request(c.address, brand, now), c) for c in honest]
+    signed = [(r, sign_grant(ledger, c, r)) for r, c in items]
+    hostile = grant_request(wallet, brand, now)
+    signed.insert(1, (hostile, b"\x01" * 65))
+    result = ledger.grant_batch(relayer, signed)
+    assert result.receipt.status == 1
+    rejected = [e for e in result.events if isinstance(e, Rejected)]
+    assert [(e.customer, e.reason) for e in rejected] == [(wallet, Rejection.INVALID_SIGNATURE)]
+    assert all(ledger.is_allowed(c.address, brand, 1, 1) for c in honest)
+    assert result.receipt.gas_used < 3 * 40_000 + 400_000  # the wallet got a bounded share

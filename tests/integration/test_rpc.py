@@ -115,3 +115,22 @@ def test_reconnects_after_the_node_restarts(tmp_path: Path, project_root: Path) 
         assert rpc.block_number() == 0
     finally:
         node.stop()
+
+
+def test_json_rpc_batch_answers_in_order(devnet) -> None:
+    rpc = RpcClient(devnet.url)
+    chain_id, block, missing = rpc.batch(
+        [("eth_chainId", []), ("eth_blockNumber", []), ("eth_getBlockByNumber", ["0xffffff", False])]
+    )
+    assert int(chain_id, 16) == 31337
+    assert int(block, 16) >= 0
+    assert missing is None
+    assert rpc.batch([]) == []
+    with pytest.raises(RpcError):
+        rpc.batch([("eth_chainId", []), ("no_such_method", [])])
+
+
+def test_nonces_of_matches_nonce_of(chain) -> None:
+    ledger = chain.ledger()
+    pairs = [("0x" + f"{i:040x}", "0x" + f"{i + 1:040x}") for i in range(5)]
+    assert ledger.nonces_of(pairs) == [ledger.nonce_of(c, b) for c, b in pairs]

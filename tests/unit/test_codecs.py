@@ -9,7 +9,9 @@ from eth_abi import decode, encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
+from eth_utils.address import to_checksum_address
 
+from consent_ledger.addresses import checksum
 from consent_ledger.chain import calldata, eip712
 from consent_ledger.domain import GrantRequest, Query, RevokeRequest
 from consent_ledger.errors import ChainError
@@ -120,3 +122,10 @@ def test_bool_array_decoding_refuses_odd_answers(raw: str) -> None:
 def test_bad_address_in_calldata() -> None:
     with pytest.raises(ChainError):
         calldata.encode_are_allowed([Query("0x1234", "0x" + "11" * 20, 1, 1)])
+
+
+def test_fast_checksum_equals_eth_utils() -> None:
+    for _ in range(300):
+        address = Account.create().address
+        for spelling in (address, address.lower(), "0x" + address[2:].upper()):
+            assert checksum(spelling) == to_checksum_address(spelling)

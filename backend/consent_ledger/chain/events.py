@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+
+from consent_ledger.addresses import checksum
 
 
 class Rejection(IntEnum):
@@ -103,7 +104,7 @@ def _int(value: Any) -> int:
 
 
 def _address(topic: str) -> str:
-    return to_checksum_address("0x" + topic[-40:])
+    return checksum("0x" + topic[-40:])
 
 
 def decode_log(log: Mapping[str, Any]) -> LedgerEvent | None:

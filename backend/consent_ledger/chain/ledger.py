@@ -17,7 +17,7 @@ from consent_ledger.chain.abi import ContractAbi
 from consent_ledger.chain.eip712 import Domain
 from consent_ledger.chain.events import LedgerEvent, decode_logs
 from consent_ledger.chain.reverts import RevertDecoder
-from consent_ledger.chain.rpc import BlockRef, RpcClient
+from consent_ledger.chain.rpc import BlockRef, RpcClient, block_param
 from consent_ledger.chain.tx import Receipt, TxSender
 from consent_ledger.domain import GrantRequest, GrantState, Query, RevokeRequest
 from consent_ledger.errors import RpcError
@@ -77,6 +77,13 @@ class Ledger:
     def nonce_of(self, customer: str, brand: str, block: BlockRef = "latest") -> int:
         return int(self._call("nonceOf", [customer, brand], block)[0])
 
+    def nonces_of(self, pairs: Sequence[tuple[str, str]], block: BlockRef = "latest") -> list[int]:
+        """`nonce_of` for many (customer, brand) pairs in one JSON-RPC batch."""
+        function = self.abi.function("nonceOf")
+        tag = block_param(block)
+        calls = [("eth_call", [{"to": self.address, "data": function.encode(pair)}, tag]) for pair in pairs]
+        return [int(result, 16) for result in self.rpc.batch(calls)]
+
     def is_allowed(self, customer: str, brand: str, categories: int, purposes: int, block: BlockRef = "latest") -> bool:
         return bool(self._call("isAllowed", [customer, brand, categories, purposes], block)[0])
 
@@ -117,8 +124,8 @@ class Ledger:
 
     # ----------------------------------------------------------------- writes
 
-    def _transact(self, sender: TxSender, name: str, args: Sequence[Any]) -> TxResult:
-        receipt = sender.transact(self.address, self.abi.function(name).encode(args))
+    def _transact(self, sender: TxSender, name: str, args: Sequence[Any], gas: int | None = None) -> TxResult:
+        receipt = sender.transact(self.address, self.abi.function(name).encode(args), gas)
         return TxResult(receipt, decode_logs(receipt.logs, self.address))
 
     def grant(
@@ -143,12 +150,17 @@ class Ledger:
     def revoke_by_sig(self, sender: TxSender, request: RevokeRequest, signature: bytes) -> TxResult:
         return self._transact(sender, "revokeBySig", [_revoke_tuple(request), signature])
 
-    def grant_batch(self, sender: TxSender, items: Sequence[tuple[GrantRequest, bytes]]) -> TxResult:
-        """Many signed grants in one transaction; bad items come back as `Rejected` events."""
-        return self._transact(sender, "grantBatchBySig", [[(_grant_tuple(g), sig) for g, sig in items]])
+    def grant_batch(
+        self, sender: TxSender, items: Sequence[tuple[GrantRequest, bytes]], gas: int | None = None
+    ) -> TxResult:
+        """Many signed grants in one transaction; bad items come back as `Rejected` events. Without
+        `gas`, the limit comes from eth_estimateGas."""
+        return self._transact(sender, "grantBatchBySig", [[(_grant_tuple(g), sig) for g, sig in items]], gas)
 
-    def revoke_batch(self, sender: TxSender, items: Sequence[tuple[RevokeRequest, bytes]]) -> TxResult:
-        return self._transact(sender, "revokeBatchBySig", [[(_revoke_tuple(r), sig) for r, sig in items]])
+    def revoke_batch(
+        self, sender: TxSender, items: Sequence[tuple[RevokeRequest, bytes]], gas: int | None = None
+    ) -> TxResult:
+        return self._transact(sender, "revokeBatchBySig", [[(_revoke_tuple(r), sig) for r, sig in items]], gas)
 
     def anchor(self, sender: TxSender, root: bytes, size: int) -> TxResult:
         return self._transact(sender, "anchor", [root, size])

@@ -81,6 +81,32 @@ class RpcClient:
             raise RpcError(method, int(error.get("code", 0)), str(error.get("message")), error.get("data"))
         return reply["result"]
 
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Many calls in one HTTP request (JSON-RPC batch); results in call order. Any error raises."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        body = [
+            {"jsonrpc": "2.0", "id": first + n, "method": method, "params": params}
+            for n, (method, params) in enumerate(calls)
+        ]
+        for _ in calls[1:]:
+            next(self._ids)
+        replies = self._post(json.dumps(body).encode())
+        if not isinstance(replies, list) or len(replies) != len(calls):
+            raise RpcError("batch", 0, f"expected {len(calls)} answers, got {type(replies).__name__}")
+        by_id = {reply.get("id"): reply for reply in replies}
+        results = []
+        for n, (method, _params) in enumerate(calls):
+            reply = by_id.get(first + n)
+            if reply is None:
+                raise RpcError(method, 0, "missing from the batch answer")
+            if "error" in reply:
+                error = reply["error"]
+                raise RpcError(method, int(error.get("code", 0)), str(error.get("message")), error.get("data"))
+            results.append(reply["result"])
+        return results
+
     def chain_id(self) -> int:
         if self._chain_id is None:
             self._chain_id = int(self.request("eth_chainId"), 16)

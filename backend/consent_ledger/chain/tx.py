@@ -122,13 +122,16 @@ class TxSender:
                 return tx_hash
         raise AssertionError("unreachable")
 
-    def wait(self, tx_hash: str, timeout: float = 60.0, poll: float = 0.05) -> Receipt:
+    def wait(self, tx_hash: str, timeout: float = 60.0, max_poll: float = 0.5) -> Receipt:
+        """Poll for the receipt: quickly at first (a devnet mines at once), then backing off."""
         deadline = time.monotonic() + timeout
+        poll = 0.002
         while time.monotonic() < deadline:
             raw = self.rpc.request("eth_getTransactionReceipt", [tx_hash])
             if raw is not None:
                 return Receipt.from_rpc(raw)
             time.sleep(poll)
+            poll = min(poll * 2, max_poll)
         raise TransactionFailedError(f"no receipt for {tx_hash} after {timeout:.0f}s")
 
     def transact(self, to: str | None, data: str, gas: int | None = None, timeout: float = 60.0) -> Receipt:

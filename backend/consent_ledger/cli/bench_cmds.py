@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from consent_ledger.bench.api import api_report
 from consent_ledger.bench.gas import gas_report
 from consent_ledger.bench.views import views_report
 from consent_ledger.cli.common import emit_json, say, settings_from
@@ -20,6 +21,11 @@ def register(commands: Any) -> None:
     v.add_argument("--customers", type=int, default=1_000, help="grants to create first")
     v.add_argument("--questions", type=int, default=5_000, help="questions per batch call")
     v.set_defaults(handler=cmd_views)
+    a = sub.add_parser("api", help="API figures: checks/s vs a naive web3.py loop, latency, releases/s, relaying")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.add_argument("--customers", type=int, default=1_000)
+    a.add_argument("--relayed", type=int, default=1_000)
+    a.set_defaults(handler=cmd_api)
 
 
 def cmd_gas(args: argparse.Namespace) -> int:
@@ -38,5 +44,11 @@ def cmd_gas(args: argparse.Namespace) -> int:
 
 def cmd_views(args: argparse.Namespace) -> int:
     report = views_report(settings_from(args), args.customers, args.questions, progress=lambda m: say(f"... {m}"))
+    emit_json(report)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    report = api_report(settings_from(args), args.customers, args.relayed, progress=lambda m: say(f"... {m}"))
     emit_json(report)
     return 0

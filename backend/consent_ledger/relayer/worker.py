@@ -93,8 +93,8 @@ class RelayerWorker:
         settled: list[Outcome] = []
         waiting: list[int] = []
         try:
-            for item in items:
-                onchain = self.ledger.nonce_of(item.request.customer, item.request.brand)
+            nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in items])
+            for item, onchain in zip(items, nonces, strict=True):
                 if onchain == item.request.nonce:
                     ready.append(item)
                 elif onchain > item.request.nonce:

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,7 +107,7 @@ class ReleaseService:
         except SQLAlchemyError as error:
             raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
         result = ReleaseResult(str(uuid.uuid4()), brand, purpose, decision.pin)
-        receipts = []
+        receipts: list[dict[str, Any]] = []
         now = self._clock()
         for customer in addresses:
             if customer not in allowed:
@@ -118,30 +118,33 @@ class ReleaseService:
                 result.withheld[customer] = "granted, but no data held for these categories"
                 continue
             released_categories = sorted({value.category for value in fields.values()})
-            receipt = ReleaseReceipt(
-                id=str(uuid.uuid4()),
-                request_id=result.request_id,
-                customer=customer,
-                brand=brand,
-                categories=Decimal(self.catalog.category_mask(released_categories)),
-                purposes=Decimal(purpose_mask),
-                fields=json.dumps(sorted(fields)),
-                block_number=decision.pin.number,
-                block_hash=decision.pin.hash,
-                released_at=now,
+            receipt_id = str(uuid.uuid4())
+            receipts.append(
+                {
+                    "id": receipt_id,
+                    "request_id": result.request_id,
+                    "customer": customer,
+                    "brand": brand,
+                    "categories": Decimal(self.catalog.category_mask(released_categories)),
+                    "purposes": Decimal(purpose_mask),
+                    "fields": json.dumps(sorted(fields)),
+                    "block_number": decision.pin.number,
+                    "block_hash": decision.pin.hash,
+                    "released_at": now,
+                }
             )
-            receipts.append(receipt)
             values = {name: value.value for name, value in fields.items()}
-            result.released.append(Released(customer, receipt.id, released_categories, values))
+            result.released.append(Released(customer, receipt_id, released_categories, values))
         self._commit(receipts)
         return result
 
-    def _commit(self, receipts: list[ReleaseReceipt]) -> None:
+    def _commit(self, receipts: list[dict[str, Any]]) -> None:
+        """All receipts of a request in one transaction, as one multi-row insert."""
         if not receipts:
             return
         try:
             with self._sessions.begin() as session:
-                session.add_all(receipts)
+                session.execute(insert(ReleaseReceipt), receipts)
         except SQLAlchemyError as error:
             raise UnavailableError(f"release receipts could not be recorded: {type(error).__name__}") from error
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from eth_utils.address import to_checksum_address
-
+from consent_ledger.addresses import checksum
 from consent_ledger.errors import InputError
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -16,4 +15,4 @@ def checksum_address(address: str) -> str:
     if not isinstance(address, str) or not _HEX_ADDRESS.fullmatch(address):
         shown = repr(address)[:60]
         raise InputError(f"invalid customer address {shown}: expected 0x followed by 40 hex digits")
-    return str(to_checksum_address(address))
+    return checksum(address)
