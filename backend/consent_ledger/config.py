@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     var_dir: Path | None = None
 
     # backend
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under var/")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: an SQLite file per deployment under var/"
+    )
     master_key: SecretStr = Field(default=SecretStr(DEV_MASTER_KEY), description="vault master key, base64 32 bytes")
     token_secret: SecretStr = Field(default=SecretStr(DEV_TOKEN_SECRET), description="HMAC key for bearer tokens")
     token_ttl: int = Field(default=900, ge=60, le=86_400)
@@ -69,10 +71,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
-
-    @property
-    def database(self) -> str:
-        return self.database_url or f"sqlite:///{self.var_path / 'consent.db'}"
 
     @property
     def domain(self) -> str:

@@ -11,6 +11,9 @@ from fastapi.testclient import TestClient
 
 from api_support import AUDITOR, PROFILE, Api, api_settings
 from consent_ledger.api.app import create_app
+from consent_ledger.api.context import build_context, database_url
+from consent_ledger.chain.deploy import ensure_deployed
+from consent_ledger.errors import ConfigError
 
 pytestmark = pytest.mark.chain
 
@@ -190,3 +193,19 @@ def test_background_relayer_confirms(chain, db_url, tmp_path) -> None:
             time.sleep(0.05)
             status = client.get(f"/v1/me/submissions/{submission['id']}", headers=auth).json()["status"]
         assert status == "confirmed"
+
+
+def test_a_database_serves_one_deployment(chain, db_url, tmp_path, relayer) -> None:
+    settings = api_settings(chain, db_url, tmp_path)
+    build_context(settings).close()  # binds the database to the session's contract
+    other_dir = tmp_path / "other-deployments"
+    ensure_deployed(chain.rpc, relayer, chain.artifacts["ConsentLedger"], other_dir)
+    with pytest.raises(ConfigError, match="this database belongs to contract"):
+        build_context(settings.model_copy(update={"deployments_dir": other_dir}))
+
+
+def test_default_database_is_per_deployment(chain, tmp_path) -> None:
+    settings = api_settings(chain, "unused", tmp_path).model_copy(update={"database_url": None})
+    url = database_url(settings, chain.deployment)
+    assert url.startswith("sqlite:///")
+    assert chain.deployment.address[2:10].lower() in url

@@ -15,6 +15,7 @@ from consent_ledger.chain.deploy import Deployment
 from consent_ledger.chain.keystore import load_keystore, read_password
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
+from consent_ledger.db.binding import bind_deployment
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.errors import ConfigError
@@ -68,14 +69,25 @@ def relayer_key(settings: Settings, chain_id: int) -> str:
     )
 
 
+def database_url(settings: Settings, deployment: Deployment) -> str:
+    """CONSENT_DATABASE_URL, or an SQLite file of this deployment's own under var/ (so a redeployed
+    devnet contract starts with a fresh database instead of another contract's outbox)."""
+    if settings.database_url:
+        return settings.database_url
+    name = f"consent-{deployment.chain_id}-{deployment.address[2:10].lower()}.db"
+    return f"sqlite:///{settings.var_path / name}"
+
+
 def build_context(settings: Settings) -> AppContext:
     """Migrate the database, connect to the chain, and wire the services."""
     settings.check_production()
-    upgrade(settings.database)
-    engine = make_engine(settings.database)
-    sessions = make_session_factory(engine)
-    catalog = default_catalog()
     ledger, deployment = connect(settings)
+    url = database_url(settings, deployment)
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    bind_deployment(sessions, deployment.chain_id, deployment.address)
+    catalog = default_catalog()
     vault = Vault(sessions, MasterKey.from_string(settings.master_key.get_secret_value()), catalog)
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)

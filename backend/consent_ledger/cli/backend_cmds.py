@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,13 @@ def register(commands: Any) -> None:
     who.add_argument("--demo", help="a demo account from `seed`: acme, lumen, orbit, or customer0, customer1...")
     who.add_argument("--key-file", type=Path, help="file holding a hex private key (first line)")
     p.set_defaults(handler=cmd_login)
+
+    p = commands.add_parser("sign", help="sign EIP-712 typed data (JSON on stdin or --file) as a wallet would")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--demo", help="a demo account from `seed`")
+    who.add_argument("--key-file", type=Path, help="file holding a hex private key (first line)")
+    p.add_argument("--file", type=Path, help="typed data JSON (default: stdin)")
+    p.set_defaults(handler=cmd_sign)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -157,4 +165,17 @@ def cmd_login(args: argparse.Namespace) -> int:
     )
     say(f"signed in as {login['address']} ({', '.join(login['roles'])}) until {login['expires_at']}")
     print(login["token"])
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    text = args.file.read_text() if args.file else sys.stdin.read()
+    try:
+        typed = json.loads(text)
+    except ValueError as error:
+        raise InputError(f"the typed data is not JSON: {error}") from error
+    if not isinstance(typed, dict) or not {"types", "domain", "message", "primaryType"} <= set(typed):
+        raise InputError("expected EIP-712 typed data with types, domain, primaryType and message")
+    signature = Account.sign_typed_data(_key(args), full_message=typed).signature
+    print("0x" + bytes(signature).hex())
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_ledger.db.base import Base, UtcDateTime
@@ -48,3 +48,14 @@ class AuthNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class DeploymentBinding(Base):
+    """The deployment this database serves (one row)."""
+
+    __tablename__ = "deployment_binding"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger())
+    contract: Mapped[str] = mapped_column(String(ADDRESS))
+    bound_at: Mapped[datetime] = mapped_column(UtcDateTime())
