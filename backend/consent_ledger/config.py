@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     api_port: int = API_PORT
     siwe_domain: str | None = Field(default=None, description="domain SIWE messages must name (default host:port)")
     auditors: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated addresses")
+    anchor_every_leaves: int = Field(default=100, ge=1, description="anchor once this many leaves are unanchored")
+    anchor_every_seconds: float = Field(default=60.0, gt=0, description="...or once this much time has passed")
     max_check_questions: int = 10_000
     max_release_customers: int = 1_000
 

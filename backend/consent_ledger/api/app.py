@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from consent_ledger import __version__
 from consent_ledger.api import problems
 from consent_ledger.api.context import AppContext, build_context
-from consent_ledger.api.routes import auth, brand, customer, public
+from consent_ledger.api.routes import audit, auth, brand, customer, public
 from consent_ledger.config import Settings
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(
@@ -25,7 +29,7 @@ def create_app(
         context = context_factory(settings)
         app.state.context = context
         if run_relayer:
-            context.relayer.start(settings.relayer_interval)
+            context.start_workers()
         try:
             yield
         finally:
@@ -38,6 +42,8 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (public, auth, customer, brand):
+    for module in (public, auth, customer, brand, audit):
         app.include_router(module.router)
+    if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.audit.anchoring import Anchorer
+from consent_ledger.audit.log import AccessLog
 from consent_ledger.auth.sql_nonces import SqlNonceStore
 from consent_ledger.auth.tokens import TokenSigner
 from consent_ledger.catalog import Catalog, default_catalog
@@ -19,8 +21,10 @@ from consent_ledger.db.binding import bind_deployment
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.errors import ConfigError
+from consent_ledger.indexer.runner import Indexer
 from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.relayer.worker import RelayerWorker
+from consent_ledger.services.audit import AuditService
 from consent_ledger.services.brands import BrandRegistry
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
@@ -48,9 +52,21 @@ class AppContext:
     releases: ReleaseService
     auth: SessionService
     relayer: RelayerWorker
+    access_log: AccessLog
+    anchorer: Anchorer
+    audit: AuditService
+    indexer: Indexer
+
+    def start_workers(self) -> None:
+        """The background tasks of a serving process: relayer, anchorer, indexer."""
+        self.relayer.start(self.settings.relayer_interval)
+        self.anchorer.start()
+        self.indexer.start(self.settings.relayer_interval * 5)
 
     def close(self) -> None:
         self.relayer.stop()
+        self.anchorer.stop()
+        self.indexer.stop()
         self.engine.dispose()
         self.ledger.rpc.close()
 
@@ -101,6 +117,8 @@ def build_context(settings: Settings) -> AppContext:
         settings.relayer_batch_size,
         settings.relayer_max_attempts,
     )
+    access_log = AccessLog(sessions)
+    anchorer = Anchorer(access_log, ledger, sender, settings.anchor_every_leaves, settings.anchor_every_seconds)
     signer = TokenSigner(settings.token_secret.get_secret_value().encode(), settings.token_ttl)
     auth = SessionService(
         SqlNonceStore(sessions, ttl_seconds=600),
@@ -123,7 +141,11 @@ def build_context(settings: Settings) -> AppContext:
         brands=brands,
         gatekeeper=gatekeeper,
         consents=ConsentService(ledger, outbox, catalog, brands),
-        releases=ReleaseService(gatekeeper, vault, sessions, catalog),
+        releases=ReleaseService(gatekeeper, vault, sessions, catalog, access_log),
         auth=auth,
         relayer=worker,
+        access_log=access_log,
+        anchorer=anchorer,
+        audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands),
+        indexer=Indexer(ledger.rpc, deployment.address, deployment.deploy_block, sessions, settings.confirmations),
     )

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from consent_ledger.bench.api import api_report
+from consent_ledger.bench.audit import audit_report
 from consent_ledger.bench.gas import gas_report
 from consent_ledger.bench.views import views_report
 from consent_ledger.cli.common import emit_json, say, settings_from
@@ -26,6 +27,11 @@ def register(commands: Any) -> None:
     a.add_argument("--customers", type=int, default=1_000)
     a.add_argument("--relayed", type=int, default=1_000)
     a.set_defaults(handler=cmd_api)
+    au = sub.add_parser("audit", help="indexer ingest vs web3.py, log appends/s, proofs/s, verify of 100k releases")
+    au.add_argument("--json", action="store_true", help="print one JSON object")
+    au.add_argument("--events", type=int, default=50_000)
+    au.add_argument("--releases", type=int, default=100_000)
+    au.set_defaults(handler=cmd_audit)
 
 
 def cmd_gas(args: argparse.Namespace) -> int:
@@ -50,5 +56,11 @@ def cmd_views(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     report = api_report(settings_from(args), args.customers, args.relayed, progress=lambda m: say(f"... {m}"))
+    emit_json(report)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    report = audit_report(settings_from(args), args.events, args.releases, progress=lambda m: say(f"... {m}"))
     emit_json(report)
     return 0

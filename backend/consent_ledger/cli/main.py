@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from consent_ledger import __version__
-from consent_ledger.cli import backend_cmds, bench_cmds, chain_cmds, wallet_cmds
+from consent_ledger.cli import audit_cmds, backend_cmds, bench_cmds, chain_cmds, wallet_cmds
 from consent_ledger.errors import LedgerError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     chain_cmds.register(commands)
     wallet_cmds.register(commands)
     backend_cmds.register(commands)
+    audit_cmds.register(commands)
     bench_cmds.register(commands)
     return parser
 

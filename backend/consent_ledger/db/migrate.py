@@ -26,6 +26,8 @@ MODEL_MODULES = (
     "consent_ledger.vault.models",
     "consent_ledger.relayer.models",
     "consent_ledger.releases.models",
+    "consent_ledger.indexer.models",
+    "consent_ledger.audit.models",
 )
 
 

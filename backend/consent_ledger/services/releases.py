@@ -19,6 +19,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.audit.leaf import Leaf, fields_digest
+from consent_ledger.audit.log import AccessLog
 from consent_ledger.catalog import Catalog
 from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError, UnavailableError
@@ -81,8 +83,10 @@ class ReleaseService:
         vault: Vault,
         session_factory: sessionmaker[Session],
         catalog: Catalog,
+        log: AccessLog,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self.log = log
         self.gatekeeper = gatekeeper
         self.vault = vault
         self._sessions = session_factory
@@ -108,7 +112,7 @@ class ReleaseService:
             raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
         result = ReleaseResult(str(uuid.uuid4()), brand, purpose, decision.pin)
         receipts: list[dict[str, Any]] = []
-        now = self._clock()
+        now = self._clock().replace(microsecond=0)  # the leaf records whole seconds
         for customer in addresses:
             if customer not in allowed:
                 result.withheld[customer] = "no grant covers these categories for this purpose"
@@ -139,12 +143,27 @@ class ReleaseService:
         return result
 
     def _commit(self, receipts: list[dict[str, Any]]) -> None:
-        """All receipts of a request in one transaction, as one multi-row insert."""
+        """All receipts of a request and their access-log leaves in one transaction."""
         if not receipts:
             return
+        leaves = [
+            Leaf(
+                receipt_id=r["id"],
+                customer=r["customer"],
+                brand=r["brand"],
+                categories=int(r["categories"]),
+                purposes=int(r["purposes"]),
+                block_number=r["block_number"],
+                block_hash=r["block_hash"],
+                released_at=int(r["released_at"].timestamp()),
+                fields_hash=fields_digest(json.loads(r["fields"])),
+            )
+            for r in receipts
+        ]
         try:
-            with self._sessions.begin() as session:
+            with self._sessions() as session:
                 session.execute(insert(ReleaseReceipt), receipts)
+                self.log.append_and_commit(session, leaves)
         except SQLAlchemyError as error:
             raise UnavailableError(f"release receipts could not be recorded: {type(error).__name__}") from error
 

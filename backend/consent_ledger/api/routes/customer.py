@@ -118,3 +118,25 @@ def erase_data(principal: CustomerDep, context: ContextDep, confirm: str = "") -
 def releases(principal: CustomerDep, context: ContextDep, limit: int = 100) -> dict[str, Any]:
     """Who received which of your data, for which purpose, at which block."""
     return {"releases": context.releases.receipts_for(customer=principal.address, limit=min(max(limit, 1), 1000))}
+
+
+@router.get("/accesses")
+def accesses(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    """Who accessed my data, what, for which purpose, when; each with its access-log inclusion proof
+    to the latest anchored root (verify it yourself: the root is on-chain)."""
+    return context.audit.accesses(principal.address)
+
+
+@router.get("/history")
+def history(
+    principal: CustomerDep, context: ContextDep, kind: str | None = None, after: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """My grants, revocations, rejections and the releases of my data, in chain order."""
+    kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
+    return context.audit.history(customer=principal.address, kinds=kinds, after=after, limit=limit)
+
+
+@router.get("/consent-receipts")
+def consent_receipts(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    """A consent receipt (Kantara CR 1.1 / ISO/IEC TS 27560 fields) for each of my grants."""
+    return {"receipts": context.audit.consent_receipts(principal.address)}

@@ -1,0 +1,111 @@
+"""Auditor endpoints: the log, its proofs, the history, exports, consent receipts, verification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from consent_ledger.api.deps import AuditorDep, ContextDep, PrincipalDep
+from consent_ledger.errors import InputError
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+CSV_COLUMNS = [
+    "kind",
+    "block_number",
+    "timestamp",
+    "tx_hash",
+    "customer",
+    "brand",
+    "categories",
+    "purposes",
+    "fields",
+    "expires_at",
+    "reason",
+    "size",
+    "root",
+    "id",
+]
+
+
+def _kinds(kind: str | None) -> list[str] | None:
+    return [k.strip() for k in kind.split(",") if k.strip()] if kind else None
+
+
+@router.get("/tree-head")
+def tree_head(_: PrincipalDep, context: ContextDep) -> dict[str, Any]:
+    """The latest anchored tree head (its root is on-chain: check it with the contract's rootAt)."""
+    return context.audit.tree_head()
+
+
+@router.get("/leaves/{index}")
+def leaf(index: int, _: AuditorDep, context: ContextDep, size: int | None = None) -> dict[str, Any]:
+    """A leaf with its inclusion proof to an anchored root (the latest, or the anchor at `size`)."""
+    return context.audit.leaf_proof(index, size)
+
+
+@router.get("/consistency")
+def consistency(first: int, second: int, _: AuditorDep, context: ContextDep) -> dict[str, Any]:
+    """A consistency proof between two anchored sizes."""
+    return context.audit.consistency(first, second)
+
+
+@router.get("/history")
+def history(
+    _: AuditorDep,
+    context: ContextDep,
+    customer: str | None = None,
+    brand: str | None = None,
+    kind: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Grants, revocations, rejections, anchors and releases in chain order; `kind` is comma-separated."""
+    return context.audit.history(customer=customer, brand=brand, kinds=_kinds(kind), after=after, limit=limit)
+
+
+@router.get("/export")
+def export(
+    _: AuditorDep,
+    context: ContextDep,
+    format: str = "json",
+    customer: str | None = None,
+    brand: str | None = None,
+    kind: str | None = None,
+) -> Response:
+    """The whole filtered history as a JSON or CSV download."""
+    items = context.audit.all_history(customer=customer, brand=brand, kinds=_kinds(kind))
+    if format == "json":
+        body = json.dumps({"items": items}, indent=1)
+        return Response(body, media_type="application/json", headers=_attachment("history.json"))
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for item in items:
+            writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in item.items()})
+        return Response(out.getvalue(), media_type="text/csv", headers=_attachment("history.csv"))
+    raise InputError("format must be json or csv")
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@router.get("/consent-receipts")
+def consent_receipts(_: AuditorDep, context: ContextDep, customer: str | None = None) -> dict[str, Any]:
+    return {"receipts": context.audit.consent_receipts(customer)}
+
+
+@router.get("/verification")
+def last_verification(_: AuditorDep, context: ContextDep) -> dict[str, Any]:
+    return context.audit.verification()
+
+
+@router.post("/verification")
+def verify_now(_: AuditorDep, context: ContextDep) -> dict[str, Any]:
+    """Anchor pending leaves, then run the independent verifier (log + chain) and keep its result."""
+    return context.audit.verify_now()

@@ -1,0 +1,86 @@
+"""The canonical encoding of an access-log leaf (version 1), pure.
+
+One leaf per released record, 153 bytes, fixed layout, big-endian integers:
+
+    offset size  field
+         0    1  version (0x01)
+         1   16  receipt id (UUID bytes)
+        17   20  customer address
+        37   20  brand address
+        57    8  categories released (uint64 mask)
+        65    8  purposes (uint64 mask)
+        73    8  block number the chain decided at
+        81   32  that block's hash
+       113    8  released at (unix seconds)
+       121   32  SHA-256 of the JSON array of the released field names, sorted, no spaces
+
+The leaf names no values: the log proves who received which categories, for which purpose,
+decided at which block, without holding personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from consent_ledger.addresses import checksum
+from consent_ledger.audit.errors import AuditError
+
+VERSION = 1
+SIZE = 153
+
+
+def fields_digest(field_names: list[str]) -> bytes:
+    return hashlib.sha256(json.dumps(sorted(field_names), separators=(",", ":")).encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    receipt_id: str
+    customer: str
+    brand: str
+    categories: int
+    purposes: int
+    block_number: int
+    block_hash: str
+    released_at: int
+    fields_hash: bytes
+
+    def encode(self) -> bytes:
+        return b"".join(
+            [
+                bytes([VERSION]),
+                uuid.UUID(self.receipt_id).bytes,
+                bytes.fromhex(self.customer[2:]),
+                bytes.fromhex(self.brand[2:]),
+                self.categories.to_bytes(8, "big"),
+                self.purposes.to_bytes(8, "big"),
+                self.block_number.to_bytes(8, "big"),
+                bytes.fromhex(self.block_hash[2:]),
+                self.released_at.to_bytes(8, "big"),
+                self.fields_hash,
+            ]
+        )
+
+    @property
+    def released_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.released_at, UTC)
+
+
+def decode(data: bytes) -> Leaf:
+    if len(data) != SIZE or data[0] != VERSION:
+        raise AuditError(f"not a version-{VERSION} leaf of {SIZE} bytes ({len(data)} bytes, version {data[:1].hex()})")
+    return Leaf(
+        receipt_id=str(uuid.UUID(bytes=data[1:17])),
+        customer=checksum("0x" + data[17:37].hex()),
+        brand=checksum("0x" + data[37:57].hex()),
+        categories=int.from_bytes(data[57:65], "big"),
+        purposes=int.from_bytes(data[65:73], "big"),
+        block_number=int.from_bytes(data[73:81], "big"),
+        block_hash="0x" + data[81:113].hex(),
+        released_at=int.from_bytes(data[113:121], "big"),
+        fields_hash=data[121:153],
+    )

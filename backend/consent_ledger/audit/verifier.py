@@ -1,0 +1,199 @@
+"""The independent verifier: an exported log file and a JSON-RPC endpoint, nothing else.
+
+It recomputes the Merkle tree from the leaves; checks every anchor the custodian wrote on-chain
+against the recomputed root at that size, and consecutive anchors for consistency; flags leaves no
+on-chain anchor covers; and re-checks every release against the grant state at the block it was
+decided at (one batch-view eth_call per block, pinned by number after checking the block hash).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from consent_ledger.audit import leaf as leaf_codec
+from consent_ledger.audit.errors import AuditError, ProofError, RootMismatchError
+from consent_ledger.audit.export_file import LogFile
+from consent_ledger.audit.merkle import MerkleTree, leaf_hash
+from consent_ledger.audit.verify import verify_consistency
+from consent_ledger.chain import calldata
+from consent_ledger.chain.events import ANCHORED, Anchored, decode_logs
+from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.domain import Query
+from consent_ledger.errors import ChainError
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 5_000
+
+
+@dataclass
+class Violation:
+    kind: str
+    detail: str
+    leaf: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "leaf": self.leaf, "detail": self.detail}
+
+
+@dataclass
+class Report:
+    leaves: int = 0
+    anchors: int = 0
+    releases_checked: int = 0
+    blocks: int = 0
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "leaves": self.leaves,
+            "anchors": self.anchors,
+            "releases_checked": self.releases_checked,
+            "blocks": self.blocks,
+            "violations": len(self.violations),
+        }
+
+
+def _tree(log: LogFile, report: Report) -> tuple[MerkleTree, list[bytes]]:
+    tree = MerkleTree()
+    leaves: list[bytes] = []
+    for position, (index, data) in enumerate(log.leaves):
+        if index != position:
+            report.violations.append(
+                Violation("log_structure", f"line for leaf {index} found where leaf {position} belongs", position)
+            )
+            break
+        tree.append(leaf_hash(data))
+        leaves.append(data)
+    report.leaves = len(leaves)
+    return tree, leaves
+
+
+def _onchain_anchors(rpc: RpcClient, log: LogFile) -> list[Anchored]:
+    topic = "0x" + "00" * 12 + log.custodian[2:].lower()
+    raw = rpc.request(
+        "eth_getLogs",
+        [{"address": log.contract, "fromBlock": hex(log.from_block), "toBlock": "latest", "topics": [ANCHORED, topic]}],
+    )
+    return [e for e in decode_logs(raw, log.contract) if isinstance(e, Anchored)]
+
+
+def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Report) -> None:
+    anchors = sorted(_onchain_anchors(rpc, log), key=lambda a: a.size)
+    report.anchors = len(anchors)
+    onchain = {a.size: a.root.lower() for a in anchors}
+    for listed in log.anchors:
+        if onchain.get(int(listed.get("size", -1))) != str(listed.get("root", "")).lower():
+            report.violations.append(
+                Violation("anchor_not_on_chain", f"the file's anchor at size {listed.get('size')} is not on-chain")
+            )
+    previous: Anchored | None = None
+    for anchor in anchors:
+        if anchor.size > tree.size:
+            report.violations.append(
+                Violation("anchor_beyond_log", f"anchored size {anchor.size} but the log holds {tree.size} leaves")
+            )
+            continue
+        computed = "0x" + tree.root(anchor.size).hex()
+        if computed != anchor.root.lower():
+            report.violations.append(
+                Violation(
+                    "anchor_root_mismatch",
+                    f"at size {anchor.size} the log's root is {computed}, the chain holds {anchor.root}"
+                    f" (tx {anchor.at.tx_hash})",
+                )
+            )
+            continue
+        if previous is not None:
+            try:
+                proof = tree.consistency_proof(previous.size, anchor.size)
+                verify_consistency(
+                    previous.size,
+                    anchor.size,
+                    bytes.fromhex(previous.root[2:]),
+                    bytes.fromhex(anchor.root[2:]),
+                    proof,
+                )
+            except (ProofError, RootMismatchError) as error:
+                report.violations.append(
+                    Violation("inconsistent_anchors", f"sizes {previous.size} -> {anchor.size}: {error}")
+                )
+        previous = anchor
+    covered = max((a.size for a in anchors if a.size <= tree.size), default=0)
+    if tree.size > covered:
+        report.violations.append(
+            Violation(
+                "unanchored_leaves",
+                f"leaves {covered}..{tree.size - 1} are not covered by any on-chain anchor",
+                covered,
+            )
+        )
+
+
+def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: Report, progress: Progress) -> None:
+    by_block: dict[int, list[tuple[int, leaf_codec.Leaf]]] = defaultdict(list)
+    for index, data in enumerate(leaves):
+        try:
+            decoded = leaf_codec.decode(data)
+        except AuditError as error:
+            report.violations.append(Violation("log_structure", str(error), index))
+            continue
+        by_block[decoded.block_number].append((index, decoded))
+    blocks = sorted(by_block)
+    report.blocks = len(blocks)
+    done = 0
+    for start in range(0, len(blocks), 100):
+        group = blocks[start : start + 100]
+        headers = rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in group])
+        for number, header in zip(group, headers, strict=True):
+            entries = by_block[number]
+            canonical = header is not None and str(header["hash"]).lower()
+            stale = [(i, e) for i, e in entries if e.block_hash.lower() != canonical]
+            for index, entry in stale:
+                report.violations.append(
+                    Violation(
+                        "block_not_canonical",
+                        f"receipt {entry.receipt_id} was decided at block {number} {entry.block_hash}, "
+                        f"which is not on the canonical chain",
+                        index,
+                    )
+                )
+            current = [(i, e) for i, e in entries if e.block_hash.lower() == canonical]
+            for first in range(0, len(current), CHUNK):
+                chunk = current[first : first + CHUNK]
+                queries = [Query(e.customer, e.brand, e.categories, e.purposes) for _, e in chunk]
+                result = rpc.eth_call(log.contract, calldata.encode_are_allowed(queries), number, gas=10**9)
+                answers = calldata.decode_bool_array(result, len(queries))
+                for (index, entry), allowed in zip(chunk, answers, strict=True):
+                    report.releases_checked += 1
+                    if not allowed:
+                        report.violations.append(
+                            Violation(
+                                "release_without_grant",
+                                f"receipt {entry.receipt_id}: {entry.brand} received categories "
+                                f"{entry.categories:#x} of {entry.customer} for purposes {entry.purposes:#x}, "
+                                f"which no grant covered at block {number}",
+                                index,
+                            )
+                        )
+            done += len(entries)
+            progress("releases", done, len(leaves))
+
+
+def verify_log(rpc: RpcClient, log: LogFile, progress: Progress = lambda _s, _d, _t: None) -> Report:
+    """Every check; chain failures raise (a verification that could not run is not a clean one)."""
+    report = Report()
+    if rpc.chain_id() != log.chain_id:
+        raise ChainError(f"the log is for chain {log.chain_id}, the RPC serves chain {rpc.chain_id()}")
+    tree, leaves = _tree(log, report)
+    progress("tree", len(leaves), len(log.leaves))
+    _check_anchors(rpc, log, tree, report)
+    _check_releases(rpc, log, leaves, report, progress)
+    return report

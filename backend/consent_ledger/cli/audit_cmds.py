@@ -1,0 +1,109 @@
+"""audit export | verify | anchor, and index: the auditor's and custodian's tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from consent_ledger.api.context import build_context
+from consent_ledger.audit import export_file
+from consent_ledger.audit.verifier import verify_log
+from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.cli.common import emit_json, say, settings_from
+from consent_ledger.indexer.cli import index_command
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("audit", help="export, verify and anchor the access log")
+    sub = p.add_subparsers(dest="audit", metavar="ACTION", required=True)
+
+    export = sub.add_parser("export", help="anchor what is not anchored yet, then write the log to a file")
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--no-anchor", action="store_true", help="export as is, without anchoring first")
+    export.set_defaults(handler=cmd_export)
+
+    verify = sub.add_parser("verify", help="check a log file against the chain (no database, no API)")
+    verify.add_argument("--rpc", required=True, metavar="URL")
+    verify.add_argument("--log", type=Path, required=True)
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(handler=cmd_verify)
+
+    anchor = sub.add_parser("anchor", help="anchor the current log root on-chain now")
+    anchor.set_defaults(handler=cmd_anchor)
+
+    index = commands.add_parser("index", help="index the contract's events into the database (backfill, --follow)")
+    index.add_argument("--follow", action="store_true", help="keep following new blocks and reorgs")
+    index.set_defaults(handler=cmd_index)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        if not args.no_anchor:
+            anchored = context.anchorer.anchor_now()
+            if anchored is not None:
+                say(f"anchored size {anchored.size} in block {anchored.block_number}")
+        header = export_file.LogFile(
+            context.deployment.chain_id,
+            context.ledger.address,
+            context.anchorer.sender.address,
+            context.deployment.deploy_block,
+        )
+        anchors = [
+            {"size": a.size, "root": a.root, "tx_hash": a.tx_hash, "block_number": a.block_number}
+            for a in context.access_log.anchors()
+        ]
+        count = export_file.write(args.out, header, context.access_log.leaves(), anchors)
+    finally:
+        context.close()
+    say(f"wrote {count} leaves and {len(anchors)} anchors to {args.out}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    log = export_file.read(args.log)
+    rpc = RpcClient(args.rpc)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("verifying releases", total=max(len(log.leaves), 1))
+        report = verify_log(rpc, log, lambda _s, done, _t: progress.update(task, completed=done))
+    if args.json:
+        emit_json({"summary": report.summary(), "violations": [v.to_json() for v in report.violations]})
+    else:
+        summary = report.summary()
+        print(
+            f"{summary['leaves']} leaves, {summary['anchors']} on-chain anchors, "
+            f"{summary['releases_checked']} releases re-checked at {summary['blocks']} blocks"
+        )
+        for violation in report.violations:
+            where = f" (leaf {violation.leaf})" if violation.leaf is not None else ""
+            print(f"VIOLATION {violation.kind}{where}: {violation.detail}")
+        print(
+            "OK: every release was covered by a grant at its block"
+            if report.ok
+            else f"{len(report.violations)} violations"
+        )
+    return 0 if report.ok else 1
+
+
+def cmd_anchor(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        anchored = context.anchorer.anchor_now()
+    finally:
+        context.close()
+    if anchored is None:
+        say("nothing new to anchor")
+    else:
+        say(f"anchored size {anchored.size}, root {anchored.root}, tx {anchored.tx_hash}")
+        print(json.dumps(anchored.to_json()))
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    index_command(settings_from(args), follow=args.follow)
+    return 0

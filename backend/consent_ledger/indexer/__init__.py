@@ -1,0 +1,1 @@
+"""The indexer: follows the contract's events into `chain_events`, rewinding on reorgs."""

@@ -1,0 +1,92 @@
+"""Read the indexed history: JSON-ready dicts for history views (the API builds on these).
+
+Rows come in chain order (block_number, log_index). Paging is by keyset on `id`: pass the last
+row's id as `after_id` for the next page (ids grow with chain position, see models.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_ledger.addresses import checksum
+from consent_ledger.indexer.models import ANCHORED, KINDS, ChainEvent
+from consent_ledger.indexer.rows import COLUMNS
+
+MAX_LIMIT = 1_000
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_FIELDS = ("id", *COLUMNS)
+_ANCHOR_FIELDS = (
+    "id",
+    "custodian",
+    "root",
+    "size",
+    "block_number",
+    "block_hash",
+    "block_timestamp",
+    "tx_hash",
+    "log_index",
+)
+
+
+def _address(value: str, name: str) -> str:
+    if not _ADDRESS.fullmatch(value):
+        raise ValueError(f"{name} must be a 0x-prefixed 20-byte hex address, got {value!r}")
+    return checksum(value)
+
+
+def _rows(sessions: sessionmaker[Session], query: Select[Any], fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    with sessions() as session:
+        return [dict(zip(fields, row, strict=True)) for row in session.execute(query)]
+
+
+def history(
+    session_factory: sessionmaker[Session],
+    *,
+    customer: str | None = None,
+    brand: str | None = None,
+    kinds: Iterable[str] | None = None,
+    from_block: int | None = None,
+    to_block: int | None = None,
+    limit: int = 100,
+    after_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Indexed events matching every given filter, oldest first, at most `limit` (1..1000).
+
+    Each dict has every column of `chain_events` (None where it does not apply to the kind);
+    masks and sizes are ints, the nonce decimal text, block_timestamp unix seconds.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    query = select(*(getattr(ChainEvent, field) for field in _FIELDS))
+    if customer is not None:
+        query = query.where(ChainEvent.customer == _address(customer, "customer"))
+    if brand is not None:
+        query = query.where(ChainEvent.brand == _address(brand, "brand"))
+    if kinds is not None:
+        wanted = sorted(set(kinds))
+        unknown = set(wanted) - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown event kinds {sorted(unknown)}: use some of {list(KINDS)}")
+        query = query.where(ChainEvent.kind.in_(wanted))
+    if from_block is not None:
+        query = query.where(ChainEvent.block_number >= from_block)
+    if to_block is not None:
+        query = query.where(ChainEvent.block_number <= to_block)
+    if after_id is not None:
+        query = query.where(ChainEvent.id > after_id)
+    query = query.order_by(ChainEvent.block_number, ChainEvent.log_index).limit(limit)
+    return _rows(session_factory, query, _FIELDS)
+
+
+def anchors(session_factory: sessionmaker[Session], custodian: str | None = None) -> list[dict[str, Any]]:
+    """Every indexed `Anchored` event (of one custodian when given), oldest first."""
+    query = select(*(getattr(ChainEvent, field) for field in _ANCHOR_FIELDS)).where(ChainEvent.kind == ANCHORED)
+    if custodian is not None:
+        query = query.where(ChainEvent.custodian == _address(custodian, "custodian"))
+    query = query.order_by(ChainEvent.block_number, ChainEvent.log_index)
+    return _rows(session_factory, query, _ANCHOR_FIELDS)

@@ -1,0 +1,299 @@
+"""Audit views over the access log, the indexed chain history and the release receipts.
+
+Auditors see everything; customers only their own (the routes decide who may ask what). Proofs
+are served against anchored roots, so a reader can check them against the chain themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_ledger.audit import export_file
+from consent_ledger.audit.anchoring import Anchorer
+from consent_ledger.audit.log import AccessLog
+from consent_ledger.audit.verifier import verify_log
+from consent_ledger.catalog import Catalog
+from consent_ledger.chain.deploy import Deployment
+from consent_ledger.chain.ledger import Ledger
+from consent_ledger.errors import InputError
+from consent_ledger.indexer import queries
+from consent_ledger.releases.models import ReleaseReceipt
+from consent_ledger.services.brands import BrandRegistry
+from consent_ledger.services.consent_receipts import consent_receipt
+from consent_ledger.vault.address import checksum_address
+from consent_ledger.vault.errors import NotFoundError
+
+EVENT_KINDS = ("granted", "revoked", "grant_rejected", "revoke_rejected", "anchored")
+KINDS = (*EVENT_KINDS, "released")
+MAX_PAGE = 1_000
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+class AuditService:
+    def __init__(
+        self,
+        log: AccessLog,
+        anchorer: Anchorer,
+        ledger: Ledger,
+        deployment: Deployment,
+        session_factory: sessionmaker[Session],
+        catalog: Catalog,
+        brands: BrandRegistry,
+    ) -> None:
+        self.log = log
+        self.anchorer = anchorer
+        self.ledger = ledger
+        self.deployment = deployment
+        self._sessions = session_factory
+        self.catalog = catalog
+        self.brands = brands
+        self._verification: dict[str, Any] | None = None
+        self._verify_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the log
+
+    def tree_head(self) -> dict[str, Any]:
+        anchor = self.log.latest_anchor()
+        return {
+            "chain_id": self.deployment.chain_id,
+            "contract": self.deployment.address,
+            "custodian": self.anchorer.sender.address,
+            "log_size": self.log.size,
+            "anchored": None if anchor is None else anchor.to_json(),
+        }
+
+    def _anchored_size(self, size: int | None) -> tuple[int, str]:
+        if size is None:
+            anchor = self.log.latest_anchor()
+            if anchor is None:
+                raise NotFoundError("nothing is anchored yet")
+            return anchor.size, anchor.root
+        return size, self.log.anchor_at(size).root
+
+    def leaf_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """A leaf with its inclusion proof to an anchored root (the latest, or the one at `size`)."""
+        tree_size, root = self._anchored_size(size)
+        if not 0 <= index < tree_size:
+            raise InputError(f"leaf {index} is not in the tree of size {tree_size}")
+        return {
+            "index": index,
+            "leaf": _hex(self.log.leaf(index)),
+            "leaf_hash": _hex(self.log.tree.leaf(index)),
+            "size": tree_size,
+            "root": root,
+            "proof": [_hex(p) for p in self.log.tree.inclusion_proof(index, tree_size)],
+        }
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        if not 0 < first <= second:
+            raise InputError("sizes must satisfy 0 < first <= second")
+        first_root, second_root = self.log.anchor_at(first).root, self.log.anchor_at(second).root
+        proof = self.log.tree.consistency_proof(first, second)
+        return {
+            "first": first,
+            "second": second,
+            "first_root": first_root,
+            "second_root": second_root,
+            "proof": [_hex(p) for p in proof],
+        }
+
+    # ------------------------------------------------------------------ receipts
+
+    def _receipts(self, *, customer: str | None, brand: str | None, from_block: int | None, limit: int) -> list[Any]:
+        query = select(ReleaseReceipt).order_by(ReleaseReceipt.block_number, ReleaseReceipt.released_at)
+        if customer:
+            query = query.where(ReleaseReceipt.customer == customer)
+        if brand:
+            query = query.where(ReleaseReceipt.brand == brand)
+        if from_block is not None:
+            query = query.where(ReleaseReceipt.block_number >= from_block)
+        with self._sessions() as session:
+            return list(session.scalars(query.limit(limit)))
+
+    def accesses(self, customer: str) -> dict[str, Any]:
+        """Who received the customer's data: every receipt with its leaf and a proof when anchored."""
+        customer = checksum_address(customer)
+        anchor = self.log.latest_anchor()
+        receipts = self._receipts(customer=customer, brand=None, from_block=None, limit=10_000)
+        indexes = self.log.leaf_indexes([r.id for r in receipts])
+        names = self.brands.all()
+        entries = []
+        for r in reversed(receipts):
+            index = indexes.get(r.id)
+            anchored = anchor is not None and index is not None and index < anchor.size
+            entries.append(
+                {
+                    "receipt_id": r.id,
+                    "brand": r.brand,
+                    "brand_name": names.get(r.brand),
+                    "categories": self.catalog.category_names(int(r.categories)),
+                    "purposes": self.catalog.purpose_names(int(r.purposes)),
+                    "fields": json.loads(r.fields),
+                    "block_number": r.block_number,
+                    "block_hash": r.block_hash,
+                    "released_at": r.released_at.isoformat(),
+                    "leaf_index": index,
+                    "leaf": None if index is None else _hex(self.log.leaf(index)),
+                    "proof": [_hex(p) for p in self.log.tree.inclusion_proof(index, anchor.size)]
+                    if anchored and anchor is not None and index is not None
+                    else None,
+                    "anchored": anchored,
+                }
+            )
+        head = None if anchor is None else {k: v for k, v in anchor.to_json().items() if k != "custodian"}
+        return {"tree_head": head, "accesses": entries}
+
+    # ------------------------------------------------------------------ history
+
+    def _event_item(self, row: dict[str, Any]) -> dict[str, Any]:
+        item = {
+            "id": f"event-{row['id']}",
+            "kind": row["kind"],
+            "block_number": row["block_number"],
+            "tx_hash": row["tx_hash"],
+            "log_index": row["log_index"],
+            "timestamp": datetime.fromtimestamp(row["block_timestamp"], UTC).isoformat(),
+            "customer": row["customer"],
+            "brand": row["brand"],
+        }
+        if row["categories"] is not None:
+            item["categories"] = self.catalog.category_names(int(row["categories"]))
+            item["purposes"] = self.catalog.purpose_names(int(row["purposes"]))
+        for key in ("expires_at", "notice_hash", "nonce", "reason", "custodian", "root", "size"):
+            if row.get(key) is not None:
+                item[key] = row[key]
+        return item
+
+    def _release_item(self, r: ReleaseReceipt) -> dict[str, Any]:
+        return {
+            "id": r.id,
+            "kind": "released",
+            "block_number": r.block_number,
+            "block_hash": r.block_hash,
+            "timestamp": r.released_at.isoformat(),
+            "customer": r.customer,
+            "brand": r.brand,
+            "categories": self.catalog.category_names(int(r.categories)),
+            "purposes": self.catalog.purpose_names(int(r.purposes)),
+            "fields": json.loads(r.fields),
+        }
+
+    def history(
+        self,
+        *,
+        customer: str | None = None,
+        brand: str | None = None,
+        kinds: Sequence[str] | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """Events and releases in chain order. Paging cuts only between blocks: `next` is the block to
+        resume at (pass it back as `after`)."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InputError(f"limit must be from 1 to {MAX_PAGE}")
+        customer = checksum_address(customer) if customer else None
+        brand = checksum_address(brand) if brand else None
+        wanted = set(kinds or KINDS)
+        if wanted - set(KINDS):
+            raise InputError(f"unknown kinds {sorted(wanted - set(KINDS))}: use some of {list(KINDS)}")
+        try:
+            start = int(after) if after else None
+        except ValueError as exc:
+            raise InputError("after must be the `next` value of a previous page") from exc
+        items = self._collect(customer, brand, wanted, start, limit + 1)
+        if len(items) <= limit:
+            return {"items": items, "next": None}
+        cut = items[limit]["block_number"]
+        page = [i for i in items if i["block_number"] < cut]
+        if not page:  # one block holds more than a page: return that block whole
+            page = [i for i in self._collect(customer, brand, wanted, cut, 1_000_000) if i["block_number"] == cut]
+            cut += 1
+        return {"items": page, "next": str(cut)}
+
+    def _collect(
+        self, customer: str | None, brand: str | None, wanted: set[str], start: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        event_kinds = sorted(wanted & set(EVENT_KINDS))
+        if event_kinds:
+            rows = queries.history(
+                self._sessions,
+                customer=customer,
+                brand=brand,
+                kinds=event_kinds,
+                from_block=start,
+                limit=min(limit, queries.MAX_LIMIT),
+            )
+            items += [self._event_item(r) for r in rows]
+        if "released" in wanted:
+            receipts = self._receipts(customer=customer, brand=brand, from_block=start, limit=limit)
+            items += [self._release_item(r) for r in receipts]
+        items.sort(key=lambda i: (i["block_number"], i["kind"] == "released", i.get("log_index") or 0))
+        return items[:limit]
+
+    def all_history(self, **filters: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = self.history(after=after, limit=MAX_PAGE, **filters)
+            items += page["items"]
+            after = page["next"]
+            if after is None:
+                return items
+
+    def consent_receipts(self, customer: str | None = None) -> list[dict[str, Any]]:
+        customer = checksum_address(customer) if customer else None
+        names = self.brands.all()
+        receipts = []
+        after = None
+        while True:
+            rows = queries.history(
+                self._sessions, customer=customer, kinds=["granted"], limit=queries.MAX_LIMIT, after_id=after
+            )
+            for row in rows:
+                receipts.append(
+                    consent_receipt(
+                        row, self.catalog, names.get(row["brand"]), self.deployment.chain_id, self.deployment.address
+                    )
+                )
+            if len(rows) < queries.MAX_LIMIT:
+                return receipts
+            after = rows[-1]["id"]
+
+    # ------------------------------------------------------------------ verification
+
+    def verification(self) -> dict[str, Any]:
+        if self._verification is None:
+            raise NotFoundError("no verification has run yet: POST /v1/audit/verification")
+        return self._verification
+
+    def verify_now(self) -> dict[str, Any]:
+        """Anchor what is pending, then run the independent verifier over the log as exported."""
+        with self._verify_lock:
+            self.anchorer.anchor_now()
+            log = export_file.LogFile(
+                self.deployment.chain_id,
+                self.deployment.address,
+                self.anchorer.sender.address,
+                self.deployment.deploy_block,
+                leaves=list(enumerate(self.log.leaves())),
+                anchors=[{"size": a.size, "root": a.root} for a in self.log.anchors()],
+            )
+            report = verify_log(self.ledger.rpc, log)
+            self._verification = {
+                "ran_at": datetime.now(UTC).isoformat(),
+                "ok": report.ok,
+                "summary": report.summary(),
+                "violations": [v.to_json() for v in report.violations],
+            }
+            return self._verification
