@@ -60,6 +60,9 @@ typecheck: setup
 	@$(BIN)/mypy
 
 test: setup lint typecheck
+	@command -v chromium >/dev/null || { echo "==> installing chromium for the browser tests"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 	@echo "==> pytest"
 	@$(BIN)/pytest
 

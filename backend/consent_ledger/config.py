@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     def domain(self) -> str:
         return self.siwe_domain or f"{self.api_host}:{self.api_port}"
 
+    @property
+    def domains(self) -> list[str]:
+        """Names sign-in messages may carry: the configured one, and on loopback both spellings."""
+        names = [self.domain]
+        if self.siwe_domain is None and self.api_host in ("127.0.0.1", "localhost", "0.0.0.0"):  # noqa: S104
+            names += [f"{alias}:{self.api_port}" for alias in ("127.0.0.1", "localhost") if alias != self.api_host]
+        return names
+
     def check_production(self) -> None:
         """Refuse development secrets (and a missing relayer key) when CONSENT_ENV=production."""
         if self.env != "production":

@@ -209,3 +209,16 @@ def test_default_database_is_per_deployment(chain, tmp_path) -> None:
     url = database_url(settings, chain.deployment)
     assert url.startswith("sqlite:///")
     assert chain.deployment.address[2:10].lower() in url
+
+
+def test_sign_in_names_the_host_used_when_it_is_ours(chain, db_url, tmp_path) -> None:
+    settings = api_settings(chain, db_url, tmp_path).model_copy(update={"siwe_domain": None, "api_port": 8123})
+    app = create_app(settings, run_relayer=False)
+    with TestClient(app) as client:
+        account = Account.create()
+        for host, expected in (("localhost:8123", "localhost:8123"), ("evil.example", "127.0.0.1:8123")):
+            challenge = client.get("/v1/auth/nonce", params={"address": account.address}, headers={"host": host})
+            message = challenge.json()["message"]
+            assert message.startswith(f"{expected} wants you to sign in")
+            signature = "0x" + Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
+            assert client.post("/v1/auth/login", json={"message": message, "signature": signature}).status_code == 200

@@ -130,7 +130,7 @@ def test_reorg_rewinds_to_the_fork_and_ends_canonical(
     orphaned = [_signed_grants(chain, ledger, relayer, 3) for _ in range(3)]
     indexer = _indexer(chain, sessions, chunk=2)
     assert indexer.run_once().events == 11
-    old_head = chain.rpc.block_number()
+    old_head, top_id = chain.rpc.block_number(), history(sessions, limit=1000)[-1]["id"]
 
     assert chain.rpc.request("evm_revert", [snapshot]) is True
     relayer.resync()
@@ -143,6 +143,7 @@ def test_reorg_rewinds_to_the_fork_and_ends_canonical(
     customers = [r["customer"] for r in _rows(sessions)]
     assert set(customers[2:]) == {c for batch in canonical for c in batch}
     assert not set(customers) & {c for batch in orphaned for c in batch}
+    assert all(row["id"] > top_id for row in history(sessions)[2:])  # ids never reused: paging stays monotonic
     _indexer(chain, fresh).backfill()
     assert _rows(sessions) == _rows(fresh)
 

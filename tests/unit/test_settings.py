@@ -57,3 +57,9 @@ def test_relayer_key_sources(tmp_path) -> None:
     account = create_keystore(tmp_path / "relayer.json", "correct horse battery")
     settings = Settings(relayer_keystore=tmp_path / "relayer.json", relayer_password_file=password)
     assert relayer_key(settings, 1) == "0x" + bytes(account.key).hex()
+
+
+def test_sign_in_domains() -> None:
+    assert Settings(api_host="127.0.0.1", api_port=8000).domains == ["127.0.0.1:8000", "localhost:8000"]
+    assert Settings(api_host="0.0.0.0", api_port=9000).domains == ["0.0.0.0:9000", "127.0.0.1:9000", "localhost:9000"]
+    assert Settings(siwe_domain="consent.example").domains == ["consent.example"]

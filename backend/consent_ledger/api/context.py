@@ -123,8 +123,7 @@ def build_context(settings: Settings) -> AppContext:
     auth = SessionService(
         SqlNonceStore(sessions, ttl_seconds=600),
         signer,
-        settings.domain,
-        f"http://{settings.domain}",
+        settings.domains,
         deployment.chain_id,
         brands,
         settings.auditors,

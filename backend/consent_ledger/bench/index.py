@@ -36,7 +36,7 @@ from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.domain import GrantRequest
 from consent_ledger.errors import ChainError
-from consent_ledger.indexer.runner import Indexer
+from consent_ledger.indexer.runner import Indexer, IndexStep
 
 BATCH = 200
 GRANT_BATCH_SELECTOR = keccak(
@@ -109,19 +109,31 @@ def _rate(count: int, seconds: float) -> int:
     return round(count / seconds) if seconds > 0 else 0
 
 
-def _measure(ledger: Ledger, deploy_block: int, url: str, tmp: Path, progress: Callable[[str], None]) -> dict[str, Any]:
-    rpc = ledger.rpc
-    database = f"sqlite:///{tmp / 'index.db'}"
+def _index_once(ledger: Ledger, deploy_block: int, database: str) -> tuple[IndexStep, float, float]:
+    """Backfill into the fresh SQLite database at `database`: (step, wall seconds, CPU seconds)."""
     upgrade(database)
     engine = make_engine(database)
     try:
-        indexer = Indexer(rpc, ledger.address, deploy_block, make_session_factory(engine))
-        progress("indexing into a fresh SQLite database")
+        indexer = Indexer(ledger.rpc, ledger.address, deploy_block, make_session_factory(engine))
         started, cpu = time.perf_counter(), time.process_time()
         step = indexer.backfill()
-        index_s, index_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+        return step, time.perf_counter() - started, time.process_time() - cpu
     finally:
         engine.dispose()
+
+
+def _measure(
+    ledger: Ledger, deploy_block: int, url: str, tmp: Path, expected: int, runs: int, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    rpc = ledger.rpc
+    walls, cpus = [], []
+    for run in range(runs):  # the best run is the figure (shared machines are noisy); all are reported
+        progress(f"indexing into a fresh SQLite database ({run + 1}/{runs})")
+        step, wall, cpu = _index_once(ledger, deploy_block, f"sqlite:///{tmp / f'index{run}.db'}")
+        if step.events != expected:
+            raise AssertionError(f"indexed {step.events} events, expected {expected}")
+        walls.append(wall)
+        cpus.append(cpu)
 
     progress("fetching the raw logs once")
     started = time.perf_counter()
@@ -150,10 +162,10 @@ def _measure(ledger: Ledger, deploy_block: int, url: str, tmp: Path, progress: C
     return {
         "indexed_events": step.events,
         "blocks": step.to_block - deploy_block + 1,
-        "index_s": round(index_s, 3),
-        "index_events_per_s": _rate(step.events, index_s),
-        "index_cpu_s": round(index_cpu_s, 3),  # this process only (both threads), not anvil's
-        "index_events_per_cpu_s": _rate(step.events, index_cpu_s),
+        "index_s": round(min(walls), 3),
+        "index_events_per_s": _rate(step.events, min(walls)),
+        "index_runs_events_per_s": [_rate(step.events, wall) for wall in walls],
+        "index_events_per_cpu_s": _rate(step.events, min(cpus)),  # this process (both threads), not anvil
         "get_logs_s": round(get_logs_s, 3),
         "our_decode_events_per_s": _rate(len(ours), ours_s),
         "web3_decode_events_per_s": _rate(len(theirs), web3_s),
@@ -162,9 +174,15 @@ def _measure(ledger: Ledger, deploy_block: int, url: str, tmp: Path, progress: C
 
 
 def index_report(
-    settings: Settings, events: int = 50_000, progress: Callable[[str], None] = lambda _: None
+    settings: Settings,
+    events: int = 50_000,
+    progress: Callable[[str], None] = lambda _: None,
+    runs: int = 3,
 ) -> dict[str, object]:
-    """Start a throwaway anvil, deploy, generate `events` grants, measure, stop it."""
+    """Start a throwaway anvil, deploy, generate `events` grants, measure (indexing `runs` times,
+    each into a fresh database), stop it."""
+    if events < 1 or runs < 1:
+        raise ValueError("events and runs must be at least 1")
     progress("compiling")
     artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
     with TemporaryDirectory(prefix="consent-index-") as tmp:
@@ -181,7 +199,7 @@ def index_report(
             generate_s = time.perf_counter() - started
             if landed != events:
                 raise ChainError(f"only {landed} of {events} grants landed")
-            figures = _measure(ledger, deployment.deploy_block, devnet.url, Path(tmp), progress)
+            figures = _measure(ledger, deployment.deploy_block, devnet.url, Path(tmp), events, runs, progress)
         finally:
             devnet.stop()
     return {

@@ -53,6 +53,10 @@ def register(commands: Any) -> None:
     who.add_argument("--key-file", type=Path, help="file holding a hex private key (first line)")
     p.set_defaults(handler=cmd_login)
 
+    p = commands.add_parser("demo-keys", help="the demo accounts' public test keys, to import into a browser wallet")
+    p.add_argument("--customers", type=int, default=3)
+    p.set_defaults(handler=cmd_demo_keys)
+
     p = commands.add_parser("sign", help="sign EIP-712 typed data (JSON on stdin or --file) as a wallet would")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--demo", help="a demo account from `seed`")
@@ -178,4 +182,13 @@ def cmd_sign(args: argparse.Namespace) -> int:
         raise InputError("expected EIP-712 typed data with types, domain, primaryType and message")
     signature = Account.sign_typed_data(_key(args), full_message=typed).signature
     print("0x" + bytes(signature).hex())
+    return 0
+
+
+def cmd_demo_keys(args: argparse.Namespace) -> int:
+    say("Public, worthless test keys of the devnet demo accounts (never use them anywhere else):")
+    rows = [(f"brand {label} ({name})", demo_account(f"brand {label}")) for label, name in BRANDS]
+    rows += [(f"customer{n}", demo_account(f"customer {n}")) for n in range(args.customers)]
+    for label, account in rows:
+        print(f"{label:28} {account.address}  {'0x' + bytes(account.key).hex()}")
     return 0

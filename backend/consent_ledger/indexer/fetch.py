@@ -72,11 +72,11 @@ class ChainReader:
     def fetch(self, start: int, stop: int, cursor: Cursor | None) -> Chunk | None:
         """Blocks [start, <= stop] continuing from `cursor`, or None if the chain moved meanwhile."""
         (before,) = self.blocks([stop])
-        logs, stop = self.logs(start, stop)
-        if before is not None and stop != int(before["number"], 16):
-            (before,) = self.blocks([stop])
         if before is None:
             return None
+        logs, reached = self.logs(start, stop)
+        if reached != stop:  # the node refused the whole range: read the shorter one, its hash first
+            return self.fetch(start, reached, cursor)
         events = decode_logs(logs, self.contract)
         numbers = sorted({event.at.block_number for event in events} | {stop})
         if cursor is not None:

@@ -8,8 +8,9 @@ an orphaned block behind, inserting the canonical block would fail loudly instea
 keeping two histories side by side. The constraint's index (block_number first) also serves
 range scans by block, so block_number needs no index of its own.
 
-Rows are only ever appended above the highest indexed block, in chain order, so `id` grows with
-(block_number, log_index): keyset paging by id follows chain order.
+Rows are only ever appended above the highest indexed block, in chain order, and ids are never
+reused (AUTOINCREMENT on SQLite), so `id` grows with (block_number, log_index) and a rewind never
+hands an old id to a new row: keyset paging by id follows chain order, even across reorgs.
 
 uint64 values (category/purpose masks, anchor sizes) are NUMERIC(20, 0). SQLite has no exact
 type for numbers >= 2**63 (SQLAlchemy even binds Numeric through float there), so on SQLite
@@ -18,19 +19,14 @@ type for numbers >= 2**63 (SQLAlchemy even binds Numeric through float there), s
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import BigInteger, Dialect, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from consent_ledger.db.base import Base
+from consent_ledger.db.types import Uint64
 
 ADDRESS = 42
 HASH = 66
-TWO_63 = 2**63
-TWO_64 = 2**64
 
 # The `kind` column.
 GRANTED = "granted"
@@ -41,49 +37,12 @@ ANCHORED = "anchored"
 KINDS = (GRANTED, REVOKED, GRANT_REJECTED, REVOKE_REJECTED, ANCHORED)
 
 
-class _ExactNumeric(Numeric[Decimal]):
-    """NUMERIC in DDL, but values pass to the driver untouched (no float conversion)."""
-
-    def bind_processor(self, dialect: Dialect) -> None:
-        return None
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> None:
-        return None
-
-
-class Uint64(TypeDecorator[int]):
-    """An unsigned 64-bit integer as NUMERIC(20, 0), exact on every backend; Python `int` in and out."""
-
-    impl = Numeric(20, 0)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return _ExactNumeric(20, 0)
-        return dialect.type_descriptor(Numeric(20, 0))
-
-    def process_bind_param(self, value: int | Decimal | None, dialect: Dialect) -> int | Decimal | None:
-        if value is None:
-            return None
-        number = int(value)
-        if not 0 <= number < TWO_64:
-            raise ValueError(f"{number} is not a uint64")
-        if dialect.name == "sqlite":
-            return number - TWO_64 if number >= TWO_63 else number
-        return number
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        number = int(value)
-        return number + TWO_64 if number < 0 else number
-
-
 class ChainEvent(Base):
     """One decoded contract event. Columns that do not apply to a kind are NULL."""
 
     __tablename__ = "chain_events"
-    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+    # AUTOINCREMENT on SQLite: ids are never reused after a rewind (PostgreSQL sequences never are).
+    __table_args__ = (UniqueConstraint("block_number", "log_index"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
     block_number: Mapped[int] = mapped_column(BigInteger())

@@ -1,7 +1,8 @@
 """Read the indexed history: JSON-ready dicts for history views (the API builds on these).
 
 Rows come in chain order (block_number, log_index). Paging is by keyset on `id`: pass the last
-row's id as `after_id` for the next page (ids grow with chain position, see models.py).
+row's id as `after_id` for the next page. Ids grow with chain position and are never reused (see
+models.py), so queries sort by id: the same order, and the primary key serves deep pages.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def history(
         query = query.where(ChainEvent.block_number <= to_block)
     if after_id is not None:
         query = query.where(ChainEvent.id > after_id)
-    query = query.order_by(ChainEvent.block_number, ChainEvent.log_index).limit(limit)
+    query = query.order_by(ChainEvent.id).limit(limit)  # = (block_number, log_index) order, see module doc
     return _rows(session_factory, query, _FIELDS)
 
 

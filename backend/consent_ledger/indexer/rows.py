@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from consent_ledger.chain.events import Anchored, Granted, LedgerEvent, Rejected, Revoked
+from consent_ledger.db.types import TWO_63, Uint64
 from consent_ledger.indexer import models
 
 COLUMNS = (
@@ -38,7 +39,7 @@ COLUMNS = (
 )
 _UINT64_AT = tuple(COLUMNS.index(name) for name in ("categories", "purposes", "size"))
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-_UINT64 = models.Uint64()
+_UINT64 = Uint64()
 
 Row = tuple[Any, ...]
 
@@ -84,7 +85,7 @@ def insert_rows(connection: Connection, rows: Sequence[Row]) -> None:
         raise NotImplementedError(f"no bulk insert for paramstyle {dialect.paramstyle!r}")
     if dialect.name == "sqlite":  # uint64 >= 2**63 does not fit SQLite's integers: Uint64 stores them signed
         rows = [
-            row if all(row[i] is None or row[i] < models.TWO_63 for i in _UINT64_AT) else _uint64_fixed(row, dialect)
+            row if all(row[i] is None or row[i] < TWO_63 for i in _UINT64_AT) else _uint64_fixed(row, dialect)
             for row in rows
         ]
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in COLUMNS)

@@ -5,12 +5,12 @@ leaves. Names the block the on-chain decision was made at. Never updated or dele
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
-from sqlalchemy import BigInteger, Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_ledger.db.base import Base, UtcDateTime
+from consent_ledger.db.types import Uint64
 
 ADDRESS = 42
 HASH = 66
@@ -23,8 +23,8 @@ class ReleaseReceipt(Base):
     request_id: Mapped[str] = mapped_column(String(36), index=True)
     customer: Mapped[str] = mapped_column(String(ADDRESS), index=True)
     brand: Mapped[str] = mapped_column(String(ADDRESS), index=True)
-    categories: Mapped[Decimal] = mapped_column(Numeric(20, 0))  # uint64 mask actually released
-    purposes: Mapped[Decimal] = mapped_column(Numeric(20, 0))  # the purpose bit asked for
+    categories: Mapped[int] = mapped_column(Uint64())  # uint64 mask actually released
+    purposes: Mapped[int] = mapped_column(Uint64())  # the purpose bit asked for
     fields: Mapped[str] = mapped_column(Text())  # JSON list of field names released (never values)
     block_number: Mapped[int] = mapped_column(Integer())
     block_hash: Mapped[str] = mapped_column(String(HASH))

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -129,8 +128,8 @@ class ReleaseService:
                     "request_id": result.request_id,
                     "customer": customer,
                     "brand": brand,
-                    "categories": Decimal(self.catalog.category_mask(released_categories)),
-                    "purposes": Decimal(purpose_mask),
+                    "categories": self.catalog.category_mask(released_categories),
+                    "purposes": purpose_mask,
                     "fields": json.dumps(sorted(fields)),
                     "block_number": decision.pin.number,
                     "block_hash": decision.pin.hash,

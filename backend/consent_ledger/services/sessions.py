@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,8 +42,7 @@ class SessionService:
         self,
         nonces: NonceStore,
         signer: TokenSigner,
-        domain: str,
-        uri: str,
+        domains: Sequence[str],
         chain_id: int,
         brands: BrandRegistry,
         auditors: Collection[str],
@@ -51,24 +50,29 @@ class SessionService:
     ) -> None:
         self.nonces = nonces
         self.signer = signer
-        self.domain = domain
-        self.uri = uri
+        self.domains = list(domains)  # the first is the default; every one is a name of this server
         self.chain_id = chain_id
         self.brands = brands
         self.auditors = {a.lower() for a in auditors}
         self._clock = clock
 
-    def challenge(self, address: str | None) -> dict[str, Any]:
+    def domain_for(self, host: str | None) -> str:
+        """The domain a message must name: the caller's Host when it is one of ours, else the default."""
+        return host if host in self.domains else self.domains[0]
+
+    def challenge(self, address: str | None, host: str | None = None) -> dict[str, Any]:
         """A fresh nonce; with an address, also the exact EIP-4361 text to sign."""
         now = self._clock()
         nonce = self.nonces.issue(now)
-        answer: dict[str, Any] = {"nonce": nonce, "domain": self.domain, "uri": self.uri, "chain_id": self.chain_id}
+        domain = self.domain_for(host)
+        uri = f"http://{domain}"
+        answer: dict[str, Any] = {"nonce": nonce, "domain": domain, "uri": uri, "chain_id": self.chain_id}
         if address:
             message = siwe.SiweMessage(
-                domain=self.domain,
+                domain=domain,
                 address=checksum_address(address),
                 statement=STATEMENT,
-                uri=self.uri,
+                uri=uri,
                 chain_id=self.chain_id,
                 nonce=nonce,
                 issued_at=now.replace(microsecond=0),
@@ -79,10 +83,11 @@ class SessionService:
 
     def login(self, message: str, signature: str) -> Login:
         now = self._clock()
+        claimed = siwe.parse(message).domain
         verified = siwe.verify(
             message,
             signature,
-            domain=self.domain,
+            domain=claimed if claimed in self.domains else self.domains[0],
             chain_id=self.chain_id,
             nonce_is_valid=lambda nonce: self.nonces.consume(nonce, now),
             now=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_ledger.api.deps import ContextDep, PrincipalDep
@@ -19,9 +19,9 @@ class LoginBody(BaseModel):
 
 
 @router.get("/nonce")
-def nonce(context: ContextDep, address: str | None = None) -> dict[str, Any]:
-    """A single-use nonce; with `?address=`, also the exact message to sign."""
-    return context.auth.challenge(address)
+def nonce(request: Request, context: ContextDep, address: str | None = None) -> dict[str, Any]:
+    """A single-use nonce; with `?address=`, also the exact message to sign (naming the host you used)."""
+    return context.auth.challenge(address, request.headers.get("host"))
 
 
 @router.post("/login")

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("size", UINT64, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_chain_events"),
         sa.UniqueConstraint("block_number", "log_index", name="uq_chain_events_block_number_log_index"),
+        sqlite_autoincrement=True,  # ids never reused after a rewind: keyset paging stays monotonic
     )
     op.create_index("ix_chain_events_customer", "chain_events", ["customer"])
     op.create_index("ix_chain_events_brand", "chain_events", ["brand"])
