@@ -16,7 +16,7 @@ SYS_STAMP := var/.stamp-system
 help:
 	@echo "make run    set up, start anvil, compile, deploy, seed demo data, serve the API on :8000"
 	@echo "make test   set up and run lint, type checks and the whole test suite"
-	@echo "make bench  gas report (JSON)"
+	@echo "make bench  every benchmark (gas, views, api, audit): JSON figures"
 
 $(SYS_STAMP): scripts/system-deps.sh
 	@echo "==> checking system packages (node, npm, python venv)"
@@ -69,7 +69,13 @@ test: setup lint typecheck
 unit: setup
 	@$(BIN)/pytest tests/unit
 
-bench gas: setup
+bench: setup
+	@$(CL) bench gas --json
+	@$(CL) bench views
+	@$(CL) bench api --json
+	@$(CL) bench audit --json
+
+gas: setup
 	@$(CL) bench gas --json
 
 clean:

@@ -7,7 +7,6 @@ signed by the custodian's key and timestamped by the chain.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,9 +14,7 @@ from datetime import UTC, datetime
 from consent_ledger.audit.log import AccessLog, Anchor
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
-from consent_ledger.errors import LedgerError
-
-log = logging.getLogger(__name__)
+from consent_ledger.workers import BackgroundLoop
 
 
 class Anchorer:
@@ -35,8 +32,7 @@ class Anchorer:
         self.every_leaves = every_leaves
         self.every_seconds = every_seconds
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("anchorer", self._step)
         self._last_attempt = time.monotonic()
 
     def anchor_now(self) -> Anchor | None:
@@ -74,25 +70,12 @@ class Anchorer:
         self._last_attempt = time.monotonic()
         return self.anchor_now()
 
-    def start(self, interval: float = 1.0) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="anchorer", daemon=True)
-        self._thread.start()
+    def _step(self) -> bool:
+        self.run_once()
+        return False  # one anchor per round at most; the loop then waits its interval
 
-    def _loop(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except LedgerError as error:
-                log.warning("anchoring failed, will retry: %s", error)
-            except Exception:  # keep the loop alive; the next round retries
-                log.exception("anchoring: unexpected error")
-            self._stop.wait(interval)
+    def start(self, interval: float = 1.0) -> None:
+        self._loop.start(interval)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)

@@ -15,8 +15,6 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 import uvicorn
@@ -27,13 +25,10 @@ from web3 import Web3
 
 from consent_ledger.api.app import create_app
 from consent_ledger.api.context import AppContext, build_context
+from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.chain import eip712
-from consent_ledger.chain.compiler import compile_project
-from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed
-from consent_ledger.chain.devnet import Devnet, free_port
-from consent_ledger.chain.ledger import Ledger
-from consent_ledger.chain.rpc import RpcClient
-from consent_ledger.config import ANVIL_DEFAULT_KEY, ANVIL_RELAYER_KEY, Settings
+from consent_ledger.chain.devnet import free_port
+from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
 from consent_ledger.domain import GrantRequest
 from consent_ledger.services.submitter import Kind
 
@@ -102,33 +97,23 @@ def _signed_grants(context: AppContext, brand: str, customers: list[LocalAccount
 def api_report(
     settings: Settings, customers: int = 1_000, relayed: int = 1_000, progress: Progress = lambda _: None
 ) -> dict[str, Any]:
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
-    with TemporaryDirectory(prefix="consent-api-bench-") as tmp:
-        root = Path(tmp)
-        devnet = Devnet(settings.project_root, root / "anvil", free_port(), persist=False)
-        devnet.start()
+    with throwaway_chain(settings, "consent-api-bench-") as chain:
+        bench_settings = settings.model_copy(
+            update={
+                "rpc_url": chain.url,
+                "deployments_dir": chain.deployments_dir,
+                "database_url": f"sqlite:///{chain.root / 'bench.db'}",
+                "relayer_key": None,
+                "api_port": free_port(),
+                "relayer_batch_size": 200,
+                "env": "development",
+            }
+        )
+        context = build_context(bench_settings)
         try:
-            rpc = RpcClient(devnet.url)
-            deployer = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(ANVIL_DEFAULT_KEY)
-            ensure_deployed(rpc, deployer, artifact, root / "deployments")
-            bench_settings = settings.model_copy(
-                update={
-                    "rpc_url": devnet.url,
-                    "deployments_dir": root / "deployments",
-                    "database_url": f"sqlite:///{root / 'bench.db'}",
-                    "relayer_key": None,
-                    "api_port": free_port(),
-                    "relayer_batch_size": 200,
-                    "env": "development",
-                }
-            )
-            context = build_context(bench_settings)
-            try:
-                return _measure(context, bench_settings, customers, relayed, devnet.url, artifact.abi, progress)
-            finally:
-                context.close()
+            return _measure(context, bench_settings, customers, relayed, chain.url, chain.artifact.abi, progress)
         finally:
-            devnet.stop()
+            context.close()
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -23,12 +23,9 @@ from consent_ledger.audit.leaf import Leaf, fields_digest
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.audit.merkle import MerkleTree, leaf_hash
 from consent_ledger.audit.verifier import verify_log
+from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.bench.gas import CATEGORIES, PURPOSES, _Run
 from consent_ledger.bench.index import index_report
-from consent_ledger.chain.compiler import compile_project
-from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed
-from consent_ledger.chain.devnet import Devnet, free_port
-from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.db.engine import make_engine, make_session_factory
@@ -80,15 +77,9 @@ def _log_figures(tmp: Path, progress: Progress, appends: int = 20_000, batch: in
     return {"log_appends_per_s": round(appends_per_s), "proofs_per_s": round(proofs_per_s)}
 
 
-def _verify_figure(settings: Settings, tmp: Path, releases: int, progress: Progress) -> dict[str, Any]:
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
-    devnet = Devnet(settings.project_root, tmp / "anvil", free_port(), persist=False)
-    devnet.start()
-    try:
-        rpc = RpcClient(devnet.url)
-        deployer = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(ANVIL_DEFAULT_KEY)
-        deployment, _ = ensure_deployed(rpc, deployer, artifact, tmp / "deployments")
-        ledger = Ledger(rpc, deployment.address, artifact.abi)
+def _verify_figure(settings: Settings, releases: int, progress: Progress) -> dict[str, Any]:
+    with throwaway_chain(settings, "consent-verify-bench-") as chain:
+        ledger, rpc = chain.ledger, chain.rpc
         run = _Run(ledger, ANVIL_DEFAULT_KEY)
         customers = [Account.create() for _ in range(1_000)]
         progress("granting 1,000 customers")
@@ -106,15 +97,15 @@ def _verify_figure(settings: Settings, tmp: Path, releases: int, progress: Progr
         tree = MerkleTree(leaf_hash(data) for data in encoded)
         custodian = ledger.sender(ANVIL_DEFAULT_KEY)
         ledger.anchor(custodian, tree.root(), tree.size)
-        path = tmp / "log.jsonl"
-        header = export_file.LogFile(deployment.chain_id, ledger.address, custodian.address, deployment.deploy_block)
+        path = chain.root / "log.jsonl"
+        header = export_file.LogFile(
+            chain.deployment.chain_id, ledger.address, custodian.address, chain.deployment.deploy_block
+        )
         export_file.write(path, header, encoded, [])
         progress(f"verifying {releases} releases from the file and the chain")
         began = time.perf_counter()
-        report = verify_log(RpcClient(devnet.url), export_file.read(path))
+        report = verify_log(RpcClient(chain.url), export_file.read(path))
         seconds = time.perf_counter() - began
-    finally:
-        devnet.stop()
     return {
         f"verify_{releases // 1000}k_s": round(seconds, 2),
         "verify_ok": report.ok,
@@ -128,7 +119,7 @@ def audit_report(
     index = index_report(settings, events, progress)
     with TemporaryDirectory(prefix="consent-audit-bench-") as tmp:
         log = _log_figures(Path(tmp), progress)
-        verify = _verify_figure(settings, Path(tmp), releases, progress)
+        verify = _verify_figure(settings, releases, progress)
     return {
         "index_events_per_s": index["index_events_per_s"],
         "web3_index_events_per_s": index.get("web3_decode_events_per_s"),

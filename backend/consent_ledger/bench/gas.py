@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from tempfile import TemporaryDirectory
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.chain import eip712
-from consent_ledger.chain.compiler import compile_project
-from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed
-from consent_ledger.chain.devnet import Devnet, free_port
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.domain import GrantRequest, RevokeRequest
 
@@ -94,20 +89,10 @@ def measure(ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = 
 
 def gas_report(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> dict[str, object]:
     """Start a throwaway anvil, deploy, measure every path, stop it."""
-    progress("compiling")
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
-    with TemporaryDirectory(prefix="consent-gas-") as tmp:
-        devnet = Devnet(settings.project_root, Path(tmp), free_port(), persist=False)
-        progress(f"starting a throwaway anvil on port {devnet.port}")
-        devnet.start()
-        try:
-            rpc = RpcClient(devnet.url)
-            deployer = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(ANVIL_DEFAULT_KEY)
-            deployment, _ = ensure_deployed(rpc, deployer, artifact, Path(tmp) / "deployments")
-            ledger = Ledger(rpc, deployment.address, artifact.abi)
-            report = measure(ledger, ANVIL_DEFAULT_KEY, progress)
-        finally:
-            devnet.stop()
+    progress("starting a throwaway anvil")
+    with throwaway_chain(settings, "consent-gas-") as chain:
+        report = measure(chain.ledger, ANVIL_DEFAULT_KEY, progress)
+        artifact = chain.artifact
     return {
         **report,
         "targets": TARGETS,

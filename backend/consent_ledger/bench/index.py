@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import astuple
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 import coincurve
@@ -24,13 +23,10 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from web3 import Web3
 
+from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.chain import eip712
-from consent_ledger.chain.compiler import compile_project
-from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed
-from consent_ledger.chain.devnet import Devnet, free_port
 from consent_ledger.chain.events import Granted, decode_logs
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
@@ -183,25 +179,14 @@ def index_report(
     each into a fresh database), stop it."""
     if events < 1 or runs < 1:
         raise ValueError("events and runs must be at least 1")
-    progress("compiling")
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
-    with TemporaryDirectory(prefix="consent-index-") as tmp:
-        devnet = Devnet(settings.project_root, Path(tmp), free_port(), persist=False)
-        progress(f"starting a throwaway anvil on port {devnet.port}")
-        devnet.start()
-        try:
-            rpc = RpcClient(devnet.url)
-            deployer = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(ANVIL_DEFAULT_KEY)
-            deployment, _ = ensure_deployed(rpc, deployer, artifact, Path(tmp) / "deployments")
-            ledger = Ledger(rpc, deployment.address, artifact.abi)
-            started = time.perf_counter()
-            landed = _generate(ledger, events, progress)
-            generate_s = time.perf_counter() - started
-            if landed != events:
-                raise ChainError(f"only {landed} of {events} grants landed")
-            figures = _measure(ledger, deployment.deploy_block, devnet.url, Path(tmp), events, runs, progress)
-        finally:
-            devnet.stop()
+    progress("starting a throwaway anvil")
+    with throwaway_chain(settings, "consent-index-") as chain:
+        started = time.perf_counter()
+        landed = _generate(chain.ledger, events, progress)
+        generate_s = time.perf_counter() - started
+        if landed != events:
+            raise ChainError(f"only {landed} of {events} grants landed")
+        figures = _measure(chain.ledger, chain.deployment.deploy_block, chain.url, chain.root, events, runs, progress)
     return {
         "events": events,
         "generate_s": round(generate_s, 1),

@@ -11,18 +11,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
-from tempfile import TemporaryDirectory
 
 from eth_account import Account
 from web3 import Web3
 
+from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.bench.gas import CATEGORIES, PURPOSES, _Run
-from consent_ledger.chain.compiler import compile_project
-from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed
-from consent_ledger.chain.devnet import Devnet, free_port
-from consent_ledger.chain.ledger import Ledger
-from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.domain import Query
 
@@ -42,54 +36,40 @@ def views_report(
     naive: int = 300,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, object]:
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
-    with TemporaryDirectory(prefix="consent-views-") as tmp:
-        devnet = Devnet(settings.project_root, Path(tmp), free_port(), persist=False)
-        devnet.start()
-        try:
-            rpc = RpcClient(devnet.url)
-            deployer = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(ANVIL_DEFAULT_KEY)
-            deployment, _ = ensure_deployed(rpc, deployer, artifact, Path(tmp) / "deployments")
-            ledger = Ledger(rpc, deployment.address, artifact.abi)
-            run = _Run(ledger, ANVIL_DEFAULT_KEY)
-            accounts = [Account.create() for _ in range(customers)]
-            for start in range(0, customers, BATCH):
-                progress(f"granting {start + BATCH}/{customers}")
-                ledger.grant_batch(run.relayer, [run.signed_grant(a) for a in accounts[start : start + BATCH]])
-            rng = random.Random(1)  # noqa: S311 -- reproducible questions, not cryptography
-            pool = [a.address for a in accounts] + [Account.create().address for _ in range(customers // 4)]
-            queries = [
-                Query(rng.choice(pool), run.brand, rng.choice([CATEGORIES, 1, 1 << 40]), PURPOSES)
-                for _ in range(questions)
-            ]
-            block = rpc.block_number()
-            w3 = Web3(Web3.HTTPProvider(devnet.url))
-            contract = w3.eth.contract(address=ledger.address, abi=artifact.abi)
+    with throwaway_chain(settings, "consent-views-") as chain:
+        rpc, ledger, artifact = chain.rpc, chain.ledger, chain.artifact
+        run = _Run(ledger, ANVIL_DEFAULT_KEY)
+        accounts = [Account.create() for _ in range(customers)]
+        for start in range(0, customers, BATCH):
+            progress(f"granting {start + BATCH}/{customers}")
+            ledger.grant_batch(run.relayer, [run.signed_grant(a) for a in accounts[start : start + BATCH]])
+        rng = random.Random(1)  # noqa: S311 -- reproducible questions, not cryptography
+        pool = [a.address for a in accounts] + [Account.create().address for _ in range(customers // 4)]
+        queries = [
+            Query(rng.choice(pool), run.brand, rng.choice([CATEGORIES, 1, 1 << 40]), PURPOSES) for _ in range(questions)
+        ]
+        block = rpc.block_number()
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        contract = w3.eth.contract(address=ledger.address, abi=artifact.abi)
 
-            progress(f"naive web3.py loop over {naive} questions")
-            naive_rate = _rate(
-                naive,
-                lambda: [
-                    contract.functions.isAllowed(q.customer, q.brand, q.categories, q.purposes).call(
-                        block_identifier=block
-                    )
-                    for q in queries[:naive]
-                ],
-            )
-            tuples = [(q.customer, q.brand, q.categories, q.purposes) for q in queries]
-            progress(f"web3.py batch view, {questions} questions")
-            web3_rate = _rate(
-                questions,
-                lambda: contract.functions.areAllowed(tuples).call(block_identifier=block, transaction={"gas": 10**9}),
-            )
-            progress(f"hand-encoded batch view, {questions} questions")
-            ours = ledger.are_allowed(queries, block)  # warm-up and agreement check
-            ours_rate = _rate(questions, lambda: ledger.are_allowed(queries, block))
-            agree = ours == contract.functions.areAllowed(tuples).call(
-                block_identifier=block, transaction={"gas": 10**9}
-            )
-        finally:
-            devnet.stop()
+        progress(f"naive web3.py loop over {naive} questions")
+        naive_rate = _rate(
+            naive,
+            lambda: [
+                contract.functions.isAllowed(q.customer, q.brand, q.categories, q.purposes).call(block_identifier=block)
+                for q in queries[:naive]
+            ],
+        )
+        tuples = [(q.customer, q.brand, q.categories, q.purposes) for q in queries]
+        progress(f"web3.py batch view, {questions} questions")
+        web3_rate = _rate(
+            questions,
+            lambda: contract.functions.areAllowed(tuples).call(block_identifier=block, transaction={"gas": 10**9}),
+        )
+        progress(f"hand-encoded batch view, {questions} questions")
+        ours = ledger.are_allowed(queries, block)  # warm-up and agreement check
+        ours_rate = _rate(questions, lambda: ledger.are_allowed(queries, block))
+        agree = ours == contract.functions.areAllowed(tuples).call(block_identifier=block, transaction={"gas": 10**9})
     return {
         "customers": customers,
         "questions": questions,

@@ -105,7 +105,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
             context.relayer.start(context.settings.relayer_interval)
             try:
                 while True:
-                    context.relayer._stop.wait(3600)
+                    context.relayer.wait(3600)
             except KeyboardInterrupt:
                 pass
         else:

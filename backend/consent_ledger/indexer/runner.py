@@ -10,7 +10,6 @@ crash leaves the cursor consistent with the rows; a re-run continues from the cu
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +24,7 @@ from consent_ledger.errors import ConfigError, NodeUnavailableError
 from consent_ledger.indexer.fetch import RPC_BATCH, ChainReader, Chunk, Cursor
 from consent_ledger.indexer.models import ChainEvent, IndexerCursor
 from consent_ledger.indexer.rows import insert_rows
+from consent_ledger.workers import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ class Indexer:
         self.chunk = chunk
         self.reader = ChainReader(rpc, self.contract)
         self._span = min(chunk, FIRST_SPAN)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("indexer", self._step)
 
     # ------------------------------------------------------------------ cursor
 
@@ -187,7 +186,7 @@ class Indexer:
                     break
                 self._span = self._next_span(chunk)
                 start, pending = chunk.stop + 1, None
-                if start <= target and not self._stop.is_set():
+                if start <= target and not self._loop.stopping:
                     stop = min(target, start + self._span - 1)
                     pending = pool.submit(self.reader.fetch, start, stop, chunk.cursor)
                 if not self._write(chunk, cursor):
@@ -215,7 +214,7 @@ class Indexer:
         while True:
             step = self._run(report)
             events += step.events
-            if step.caught_up or self._stop.is_set():
+            if step.caught_up or self._loop.stopping:
                 return IndexStep(step.from_block, step.to_block, events, step.rewound_to, step.target)
             if step.to_block < step.from_block:
                 time.sleep(0.05)  # the chain moved under a chunk: let it settle
@@ -223,29 +222,15 @@ class Indexer:
     # -------------------------------------------------------------- background
 
     def start(self, interval: float) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="indexer", daemon=True)
-        self._thread.start()
+        self._loop.start(interval)
 
-    def _loop(self, interval: float) -> None:
-        while not self._stop.is_set():
-            caught_up = True
-            try:
-                caught_up = self.run_once().caught_up
-            except NodeUnavailableError as error:
-                log.warning("indexer: %s", error)
-            except Exception:  # keep following; the cursor still matches the rows
-                log.exception("indexer: unexpected error")
-            if caught_up:
-                self._stop.wait(interval)
+    def _step(self) -> bool:
+        try:
+            return not self.run_once().caught_up
+        except NodeUnavailableError as error:
+            log.warning("indexer: %s", error)
+            return False
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():  # still writing a chunk; it exits at its next check
-                return
-            self._thread = None
-        self._stop.clear()
+        """Stop following; a chunk being written finishes first (the loop checks between chunks)."""
+        self._loop.stop(timeout)

@@ -10,7 +10,6 @@ for that nonce tells which, so a row is confirmed exactly once and never sent tw
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
 from consent_ledger.chain.events import GRANTED, REVOKED, Granted, Revoked, decode_logs
@@ -19,6 +18,7 @@ from consent_ledger.domain import GrantRequest
 from consent_ledger.errors import ChainError, LedgerError
 from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.services.submitter import Item, Kind, Outcome, Status, Submitter
+from consent_ledger.workers import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ class RelayerWorker:
         self.from_block = from_block
         self.batch_size = batch_size
         self.max_attempts = max_attempts
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("relayer", lambda: self.run_once() > 0)
 
     def _settled_elsewhere(self, item: Item) -> Outcome:
         """The pair's nonce moved past this item: find the event that consumed it."""
@@ -132,24 +131,10 @@ class RelayerWorker:
                 return
 
     def start(self, interval: float) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), name="relayer", daemon=True)
-        self._thread.start()
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # keep relaying whatever one round hit; the row stays in the outbox
-                log.exception("relayer: unexpected error")
-                busy = 0
-            if not busy:
-                self._stop.wait(interval)
+        self._loop.start(interval)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._loop.wait(timeout)
