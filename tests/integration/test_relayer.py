@@ -171,3 +171,30 @@ def test_chain_down_backs_off_then_recovers(
     clock.advance(5)
     _worker(outbox, ledger, relayer, chain).drain()
     assert [outbox.get(i).status for i in ids] == ["confirmed"] * 2
+
+
+def test_a_confirmation_the_chain_dropped_is_relayed_again(
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox
+) -> None:
+    customer, brand = new_account(), new_account().address
+    snapshot = chain.rpc.request("evm_snapshot")
+    request = grant_request(customer.address, brand, chain.now())
+    submission, _ = outbox.enqueue(Kind.GRANT, request, sign_grant(ledger, customer, request))
+    worker = _worker(outbox, ledger, relayer, chain)
+    worker.drain()
+    first = outbox.get(submission.id)
+    assert first.status == "confirmed"
+    # The node restarts from an older state file: the confirming block is gone.
+    assert chain.rpc.request("evm_revert", [snapshot]) is True
+    chain.rpc.request("evm_mine", [])
+    assert not ledger.is_allowed(customer.address, brand, 1, 1)
+    assert worker.recheck_confirmations() == 1  # (it also resyncs the relayer's account nonce)
+    requeued = outbox.get(submission.id)
+    assert requeued.status == "accepted"
+    assert "left the chain" in (requeued.reason or "")
+    worker.drain()
+    again = outbox.get(submission.id)
+    assert again.status == "confirmed"
+    assert again.tx_hash != first.tx_hash or again.block_number != first.block_number
+    assert ledger.is_allowed(customer.address, brand, 1, 1)
+    assert worker.recheck_confirmations() == 0  # settled for good

@@ -222,6 +222,29 @@ class Outbox:
                 row.block_hash = outcome.block_hash
                 row.updated_at = now
 
+    def recent_confirmations(self, above_block: int, limit: int = 500) -> list[tuple[Item, int, str]]:
+        """Confirmed rows whose block is newer than `above_block`: (item, block number, block hash)."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.status == Status.CONFIRMED.value, OutboxItem.block_number > above_block)
+                .order_by(OutboxItem.block_number)
+                .limit(limit)
+            ).all()
+            return [(to_item(r), int(r.block_number or 0), str(r.block_hash)) for r in rows]
+
+    def requeue(self, ids: Sequence[int], reason: str) -> None:
+        """Back to `accepted`: their confirming block left the chain and the message is not on it."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for row in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))):
+                row.status = Status.ACCEPTED.value
+                row.reason = reason[:200]
+                row.tx_hash = row.block_hash = None
+                row.block_number = None
+                row.next_attempt_at = now
+                row.updated_at = now
+
     def retry_later(self, ids: Sequence[int], error: str, max_attempts: int) -> None:
         """Back off after a transient failure; give up (rejected) after `max_attempts`."""
         now = self._clock()

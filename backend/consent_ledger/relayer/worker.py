@@ -49,7 +49,9 @@ class RelayerWorker:
         from_block: int,
         batch_size: int = 50,
         max_attempts: int = 8,
+        finality_blocks: int = 64,
     ) -> None:
+        self.finality_blocks = finality_blocks
         self.outbox = outbox
         self.ledger = ledger
         self.submitter = submitter
@@ -83,8 +85,44 @@ class RelayerWorker:
                 )
         raise ChainError(f"nonce {request.nonce} of {request.customer}/{request.brand} was used but no event shows it")
 
+    def recheck_confirmations(self) -> int:
+        """Treat a reorg or a node restart that dropped blocks like a reorg: confirmations newer than
+        `finality_blocks` are compared with the chain; if the confirming block is gone, the row is
+        settled again from the chain's events (re-included elsewhere, or superseded) or re-queued."""
+        head = self.ledger.rpc.block_number()
+        recent = self.outbox.recent_confirmations(head - self.finality_blocks)
+        if not recent:
+            return 0
+        headers = self.ledger.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for _, n, _ in recent])
+        orphaned = [
+            item
+            for (item, _number, block_hash), header in zip(recent, headers, strict=True)
+            if header is None or str(header["hash"]).lower() != block_hash.lower()
+        ]
+        if not orphaned:
+            return 0
+        self.submitter.sender.resync()  # the chain went backwards: so did our account's nonce
+        nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in orphaned])
+        resettled = [self._settled_elsewhere(i) for i, n in zip(orphaned, nonces, strict=True) if n > i.request.nonce]
+        requeued = [i.id for i, n in zip(orphaned, nonces, strict=True) if n <= i.request.nonce]
+        if resettled:
+            self.outbox.record(resettled)
+        if requeued:
+            log.warning("relayer: %d confirmations left the chain (reorg or node restart): re-queued", len(requeued))
+            self.outbox.requeue(requeued, "re-queued: its block left the chain (reorg or node restart)")
+        return len(orphaned)
+
     def run_once(self) -> int:
-        """Process one batch of due rows; returns how many rows it settled or submitted."""
+        """Re-check recent confirmations, then process one batch of due rows; returns how many rows
+        it settled, re-queued or submitted."""
+        try:
+            rechecked = self.recheck_confirmations()
+        except LedgerError as error:
+            log.warning("relayer: cannot re-check confirmations: %s", error)
+            rechecked = 0
+        return rechecked + self._process_due()
+
+    def _process_due(self) -> int:
         items = self.outbox.due(self.batch_size)
         if not items:
             return 0
