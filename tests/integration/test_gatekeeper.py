@@ -102,3 +102,17 @@ def test_node_down_fails_closed(chain) -> None:
     pin = Gatekeeper(chain.ledger()).pin()
     with pytest.raises(ChainUncertainError):
         gate.decide_release_at(pin, new_account().address, [new_account().address], EMAIL, MARKETING)
+
+
+def test_confirmations_decide_behind_the_head(chain, ledger: Ledger, relayer: TxSender) -> None:
+    brand = new_account().address
+    customer = _grant(chain, ledger, relayer, brand, EMAIL, MARKETING)
+    granted_at = chain.rpc.block_number()
+    cautious = Gatekeeper(ledger, confirmations=2)
+    assert cautious.pin().number == granted_at - 2
+    assert cautious.decide_release(brand, [customer], EMAIL, MARKETING).granted[customer] == 0  # not final yet
+    chain.rpc.request("evm_mine", [])
+    chain.rpc.request("evm_mine", [])
+    decision = cautious.decide_release(brand, [customer], EMAIL, MARKETING)
+    assert decision.pin.number == granted_at
+    assert decision.granted[customer] == EMAIL
