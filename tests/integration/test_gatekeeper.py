@@ -118,3 +118,10 @@ def test_confirmations_decide_behind_the_head(chain, ledger: Ledger, relayer: Tx
     decision = cautious.decide_release(brand, [customer], EMAIL, MARKETING)
     assert decision.pin.number == granted_at
     assert decision.granted[customer] == EMAIL
+
+
+def test_a_block_before_the_deployment_fails_closed(chain, ledger: Ledger) -> None:
+    far_behind = Gatekeeper(ledger, confirmations=10_000)  # pins block 0, where the contract has no code
+    assert far_behind.pin().number == 0
+    with pytest.raises(ChainUncertainError, match="no reliable answer at block 0"):
+        far_behind.decide_release(new_account().address, [new_account().address], EMAIL, MARKETING)
