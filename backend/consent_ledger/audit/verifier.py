@@ -18,14 +18,13 @@ from consent_ledger.audit.errors import AuditError, ProofError, RootMismatchErro
 from consent_ledger.audit.export_file import LogFile
 from consent_ledger.audit.merkle import MerkleTree, leaf_hash
 from consent_ledger.audit.verify import verify_consistency
-from consent_ledger.chain import calldata
 from consent_ledger.chain.events import ANCHORED, Anchored, decode_logs
+from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.domain import Query
 from consent_ledger.errors import ChainError
 
 Progress = Callable[[str, int, int], None]
-CHUNK = 5_000
 
 
 @dataclass
@@ -138,6 +137,7 @@ def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Repor
 
 
 def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: Report, progress: Progress) -> None:
+    ledger = Ledger(rpc, log.contract, [])  # only the batch view is used: no ABI needed
     by_block: dict[int, list[tuple[int, leaf_codec.Leaf]]] = defaultdict(list)
     for index, data in enumerate(leaves):
         try:
@@ -166,12 +166,10 @@ def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: R
                     )
                 )
             current = [(i, e) for i, e in entries if e.block_hash.lower() == canonical]
-            for first in range(0, len(current), CHUNK):
-                chunk = current[first : first + CHUNK]
-                queries = [Query(e.customer, e.brand, e.categories, e.purposes) for _, e in chunk]
-                result = rpc.eth_call(log.contract, calldata.encode_are_allowed(queries), number, gas=10**9)
-                answers = calldata.decode_bool_array(result, len(queries))
-                for (index, entry), allowed in zip(chunk, answers, strict=True):
+            if current:
+                queries = [Query(e.customer, e.brand, e.categories, e.purposes) for _, e in current]
+                answers = ledger.are_allowed(queries, number)
+                for (index, entry), allowed in zip(current, answers, strict=True):
                     report.releases_checked += 1
                     if not allowed:
                         report.violations.append(

@@ -6,7 +6,7 @@ by hand, chunked so each `eth_call` stays within the node's gas cap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,27 +87,26 @@ class Ledger:
     def is_allowed(self, customer: str, brand: str, categories: int, purposes: int, block: BlockRef = "latest") -> bool:
         return bool(self._call("isAllowed", [customer, brand, categories, purposes], block)[0])
 
+    def _batch_view(self, count: int, encode: Callable[[int, int], str], block: BlockRef) -> list[bool]:
+        """`areAllowed` over `count` questions in chunks that stay within the node's call gas cap;
+        `encode(start, stop)` builds the calldata of questions[start:stop]."""
+        answers: list[bool] = []
+        for start in range(0, count, BATCH_VIEW_CHUNK):
+            stop = min(start + BATCH_VIEW_CHUNK, count)
+            gas = BASE_CALL_GAS + GAS_PER_QUERY * (stop - start)
+            result = self.rpc.eth_call(self.address, encode(start, stop), block, gas=gas)
+            answers.extend(calldata.decode_bool_array(result, stop - start))
+        return answers
+
     def are_allowed(self, queries: Sequence[Query], block: BlockRef = "latest") -> list[bool]:
         """Answer many questions at one block; hand-encoded, chunked."""
-        answers: list[bool] = []
-        for start in range(0, len(queries), BATCH_VIEW_CHUNK):
-            chunk = queries[start : start + BATCH_VIEW_CHUNK]
-            data = calldata.encode_are_allowed(chunk)
-            result = self.rpc.eth_call(self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk))
-            answers.extend(calldata.decode_bool_array(result, len(chunk)))
-        return answers
+        return self._batch_view(len(queries), lambda a, b: calldata.encode_are_allowed(queries[a:b]), block)
 
     def are_allowed_for_brand(
         self, brand: str, rows: Sequence[tuple[str, int, int]], block: BlockRef = "latest"
     ) -> list[bool]:
         """`are_allowed` for one brand; `rows` holds (customer, categories, purposes)."""
-        answers: list[bool] = []
-        for start in range(0, len(rows), BATCH_VIEW_CHUNK):
-            chunk = rows[start : start + BATCH_VIEW_CHUNK]
-            data = calldata.encode_are_allowed_for_brand(brand, chunk)
-            result = self.rpc.eth_call(self.address, data, block, gas=BASE_CALL_GAS + GAS_PER_QUERY * len(chunk))
-            answers.extend(calldata.decode_bool_array(result, len(chunk)))
-        return answers
+        return self._batch_view(len(rows), lambda a, b: calldata.encode_are_allowed_for_brand(brand, rows[a:b]), block)
 
     def grant_digest(self, request: GrantRequest) -> bytes:
         return bytes(self._call("grantDigest", [_grant_tuple(request)])[0])
