@@ -222,3 +222,26 @@ def test_sign_in_names_the_host_used_when_it_is_ours(chain, db_url, tmp_path) ->
             assert message.startswith(f"{expected} wants you to sign in")
             signature = "0x" + Account.sign_message(encode_defunct(text=message), account.key).signature.hex()
             assert client.post("/v1/auth/login", json={"message": message, "signature": signature}).status_code == 200
+
+
+def test_resubmitting_an_accepted_message_after_its_deadline_returns_it(api, chain) -> None:
+    brand, _ = api.brand()
+    customer, auth = api.customer()
+    typed = api.client.post(
+        "/v1/me/typed-data/grant",
+        json={"brand": brand.address, "categories": ["contact.email"], "purposes": ["marketing.email"]},
+        headers=auth,
+    ).json()
+    body = {
+        "kind": "grant",
+        "message": typed["message"],
+        "signature": "0x" + Account.sign_typed_data(customer.key, full_message=typed).signature.hex(),
+    }
+    first = api.client.post("/v1/me/submissions", json=body, headers=auth)
+    assert first.status_code == 202
+    chain.travel(2 * 3_600)  # the signing window (one hour) has passed
+    again = api.client.post("/v1/me/submissions", json=body, headers=auth)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    other = dict(body, message={**typed["message"], "categories": "2"})
+    _problem(api.client.post("/v1/me/submissions", json=other, headers=auth), 400)  # a new one: deadline counts

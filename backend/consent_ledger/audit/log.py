@@ -86,12 +86,13 @@ class AccessLog:
                 raise NotFoundError(f"no leaf {index} (the log holds {self.size})")
             return bytes(row.leaf)
 
-    def leaf_indexes(self, receipt_ids: Sequence[str]) -> dict[str, int]:
+    def leaves_of(self, receipt_ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """{receipt id: (leaf index, leaf bytes)} for the receipts that have a leaf, in one query."""
         with self._sessions() as session:
             rows = session.execute(
-                select(LogLeaf.receipt_id, LogLeaf.index).where(LogLeaf.receipt_id.in_(list(receipt_ids)))
+                select(LogLeaf.receipt_id, LogLeaf.index, LogLeaf.leaf).where(LogLeaf.receipt_id.in_(list(receipt_ids)))
             )
-            return {receipt: int(index) for receipt, index in rows}
+            return {receipt: (int(index), bytes(leaf)) for receipt, index, leaf in rows}
 
     def leaves(self, start: int = 0, stop: int | None = None) -> list[bytes]:
         with self._sessions() as session:

@@ -125,12 +125,13 @@ class AuditService:
         customer = checksum_address(customer)
         anchor = self.log.latest_anchor()
         receipts = self._receipts(customer=customer, brand=None, from_block=None, limit=10_000)
-        indexes = self.log.leaf_indexes([r.id for r in receipts])
+        leaves = self.log.leaves_of([r.id for r in receipts])
+        anchored_size = anchor.size if anchor is not None else 0
         names = self.brands.all()
         entries = []
         for r in reversed(receipts):
-            index = indexes.get(r.id)
-            anchored = anchor is not None and index is not None and index < anchor.size
+            index, leaf = leaves.get(r.id, (None, None))
+            anchored = index is not None and index < anchored_size
             entries.append(
                 {
                     "receipt_id": r.id,
@@ -143,9 +144,9 @@ class AuditService:
                     "block_hash": r.block_hash,
                     "released_at": r.released_at.isoformat(),
                     "leaf_index": index,
-                    "leaf": None if index is None else _hex(self.log.leaf(index)),
-                    "proof": [_hex(p) for p in self.log.tree.inclusion_proof(index, anchor.size)]
-                    if anchored and anchor is not None and index is not None
+                    "leaf": None if leaf is None else _hex(leaf),
+                    "proof": [_hex(p) for p in self.log.tree.inclusion_proof(index, anchored_size)]
+                    if anchored and index is not None
                     else None,
                     "anchored": anchored,
                 }

@@ -139,18 +139,21 @@ class ConsentService:
             request = parse_grant_message(message)
             self.catalog.check_category_mask(request.categories)
             self.catalog.check_purpose_mask(request.purposes)
-            self._check_expiry(request.expires_at, self._now())
-            digest = eip712.grant_digest(self.ledger.domain(), request)
         else:
             request = parse_revoke_message(message)
-            digest = eip712.revoke_digest(self.ledger.domain(), request)
         if request.customer.lower() != principal.lower():
             raise ForbiddenError("you can only submit messages for your own address")
-        if request.deadline < self._now():
-            raise InputError("the signed message's deadline has passed: fetch fresh typed data and sign again")
         existing = self.outbox.find_same(parsed_kind, request, sig)
-        if existing is not None:  # the very same signed message again: idempotent
+        if existing is not None:  # the very same signed message again: idempotent, whatever its deadline
             return existing, False
+        now = self._now()
+        if request.deadline < now:
+            raise InputError("the signed message's deadline has passed: fetch fresh typed data and sign again")
+        if isinstance(request, GrantRequest):
+            self._check_expiry(request.expires_at, now)
+            digest = eip712.grant_digest(self.ledger.domain(), request)
+        else:
+            digest = eip712.revoke_digest(self.ledger.domain(), request)
         onchain = self.ledger.nonce_of(request.customer, request.brand)
         if request.nonce != onchain:
             raise ConflictError(f"nonce {request.nonce} is not the current one ({onchain}): fetch typed data again")
