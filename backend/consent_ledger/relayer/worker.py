@@ -60,9 +60,10 @@ class RelayerWorker:
         self.max_attempts = max_attempts
         self._loop = BackgroundLoop("relayer", lambda: self.run_once() > 0)
 
-    def _settled_elsewhere(self, item: Item) -> Outcome:
-        """The pair's nonce moved past this item: find the event that consumed it."""
-        request = item.request
+    def _settled_elsewhere(self, items: Sequence[Item]) -> list[Outcome]:
+        """These rows' nonces moved past them: find the events that consumed them (one log query)."""
+        if not items:
+            return []
         logs = self.ledger.rpc.request(
             "eth_getLogs",
             [
@@ -70,20 +71,37 @@ class RelayerWorker:
                     "address": self.ledger.address,
                     "fromBlock": hex(self.from_block),
                     "toBlock": "latest",
-                    "topics": [[GRANTED, REVOKED], _topic(request.customer), _topic(request.brand)],
+                    "topics": [
+                        [GRANTED, REVOKED],
+                        sorted({_topic(i.request.customer) for i in items}),
+                        sorted({_topic(i.request.brand) for i in items}),
+                    ],
                 }
             ],
         )
+        consumed: dict[tuple[str, str, int], Granted | Revoked] = {}
         for event in decode_logs(logs, self.ledger.address):
-            if isinstance(event, Granted | Revoked) and event.nonce == request.nonce:
-                at = event.at
-                if _same(item, event):
-                    return Outcome(item.id, Status.CONFIRMED, at.tx_hash, at.block_number, at.block_hash)
-                kind = "grant" if isinstance(event, Granted) else "revocation"
-                return Outcome(
-                    item.id, Status.REJECTED, at.tx_hash, at.block_number, at.block_hash, f"superseded by a {kind}"
+            if isinstance(event, Granted | Revoked):
+                consumed[(event.customer.lower(), event.brand.lower(), event.nonce)] = event
+        outcomes = []
+        for item in items:
+            request = item.request
+            found = consumed.get((request.customer.lower(), request.brand.lower(), request.nonce))
+            if found is None:
+                raise ChainError(
+                    f"nonce {request.nonce} of {request.customer}/{request.brand} was used but no event shows it"
                 )
-        raise ChainError(f"nonce {request.nonce} of {request.customer}/{request.brand} was used but no event shows it")
+            at = found.at
+            if _same(item, found):
+                outcomes.append(Outcome(item.id, Status.CONFIRMED, at.tx_hash, at.block_number, at.block_hash))
+            else:
+                kind = "grant" if isinstance(found, Granted) else "revocation"
+                outcomes.append(
+                    Outcome(
+                        item.id, Status.REJECTED, at.tx_hash, at.block_number, at.block_hash, f"superseded by a {kind}"
+                    )
+                )
+        return outcomes
 
     def recheck_confirmations(self) -> int:
         """Treat a reorg or a node restart that dropped blocks like a reorg: confirmations newer than
@@ -103,7 +121,7 @@ class RelayerWorker:
             return 0
         self.submitter.sender.resync()  # the chain went backwards: so did our account's nonce
         nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in orphaned])
-        resettled = [self._settled_elsewhere(i) for i, n in zip(orphaned, nonces, strict=True) if n > i.request.nonce]
+        resettled = self._settled_elsewhere([i for i, n in zip(orphaned, nonces, strict=True) if n > i.request.nonce])
         requeued = [i.id for i, n in zip(orphaned, nonces, strict=True) if n <= i.request.nonce]
         if resettled:
             self.outbox.record(resettled)
@@ -127,7 +145,7 @@ class RelayerWorker:
         if not items:
             return 0
         ready: list[Item] = []
-        settled: list[Outcome] = []
+        consumed: list[Item] = []
         waiting: list[int] = []
         try:
             nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in items])
@@ -135,9 +153,10 @@ class RelayerWorker:
                 if onchain == item.request.nonce:
                     ready.append(item)
                 elif onchain > item.request.nonce:
-                    settled.append(self._settled_elsewhere(item))
+                    consumed.append(item)
                 else:
                     waiting.append(item.id)  # an earlier message for the pair is not on-chain (yet)
+            settled = self._settled_elsewhere(consumed)
         except LedgerError as error:
             log.warning("relayer: cannot read the chain: %s", error)
             self.outbox.retry_later([i.id for i in items], str(error), self.max_attempts)
