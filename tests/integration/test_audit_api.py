@@ -63,6 +63,7 @@ def test_customer_sees_accesses_with_proofs_that_verify(api) -> None:
         _release_to(api, brand_auth, customer.address)
     not_anchored = api.client.get("/v1/me/accesses", headers=auth).json()
     assert not_anchored["tree_head"] is None
+    assert len(not_anchored["accesses"]) == 3
     assert all(a["proof"] is None and a["anchored"] is False for a in not_anchored["accesses"])
 
     api.context.anchorer.anchor_now()
@@ -156,11 +157,19 @@ def test_auditor_endpoints(api, chain) -> None:
 
 
 def test_audit_endpoints_need_the_auditor_role(api) -> None:
-    _, brand_auth, customer, auth = _setup(api)
+    brand, brand_auth, customer, auth = _setup(api)
+    _release_to(api, brand_auth, customer.address)
+    other, other_auth = api.customer()  # someone else's grant, which must not show in `customer`'s history
+    api.grant(other, other_auth, brand.address, ["contact.email"], ["marketing.email"])
+    api.relay()
+    api.context.indexer.backfill()
     for path in ("/v1/audit/leaves/0", "/v1/audit/history", "/v1/audit/export", "/v1/audit/consent-receipts"):
         assert api.client.get(path, headers=auth).status_code == 403, path
         assert api.client.get(path, headers=brand_auth).status_code == 403, path
     assert api.client.post("/v1/audit/verification", headers=auth).status_code == 403
     assert api.client.get("/v1/audit/tree-head", headers=auth).status_code == 200
     mine = api.client.get("/v1/me/history", headers=auth).json()["items"]
-    assert {i["customer"] for i in mine} <= {customer.address}
+    assert sorted(i["kind"] for i in mine) == ["granted", "released"]
+    assert {i["customer"] for i in mine} == {customer.address}
+    theirs = api.client.get("/v1/me/history", headers=other_auth).json()["items"]
+    assert [(i["kind"], i["customer"]) for i in theirs] == [("granted", other.address)]
