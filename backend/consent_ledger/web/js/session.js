@@ -1,12 +1,13 @@
 // The wallet panel every page shares: detect the wallet, connect, check the network, sign in.
-// Markup (same ids on every page): #no-wallet, #wallet-box, #connect-btn, #wallet-address,
+// Its markup comes from panel.js (ids: #no-wallet, #wallet-box, #connect-btn, #wallet-address,
 // #network-warning, #network-text, #switch-btn, #signin-btn, #session-text, #signout-btn,
-// #role-warning, and .api-chain-id spans filled with the API's chain id.
+// #role-warning, and .api-chain-id spans filled with the API's chain id).
 
 import { onUnauthorized } from "./api.js";
 import { $, busy, say } from "./ui.js";
 import * as wallet from "./wallet.js";
 import * as siwe from "./siwe.js";
+import { mountWalletPanel } from "./panel.js";
 
 const NETWORK_NAMES = { 1: "Ethereum mainnet", 10: "OP Mainnet", 137: "Polygon", 8453: "Base", 11155111: "Sepolia", 31337: "the local Anvil devnet" };
 
@@ -19,6 +20,7 @@ function networkName(id) {
  * {state, ensureReady}. `role` ("brand", "auditor") is the role the page needs besides signing in.
  */
 export function setupSession({ scope, role = null, roleHelp = "", onSignedIn = () => {}, onSignedOut = () => {} }) {
+  mountWalletPanel($("wallet-panel"));
   const state = { address: null, walletChain: null, apiChain: null, session: null };
 
   const hasRole = () => !role || (state.session && state.session.roles.includes(role));
