@@ -24,7 +24,7 @@ from consent_ledger.audit.log import AccessLog
 from consent_ledger.audit.merkle import MerkleTree, leaf_hash
 from consent_ledger.audit.verifier import verify_log
 from consent_ledger.bench.chain import throwaway_chain
-from consent_ledger.bench.gas import CATEGORIES, PURPOSES, _Run
+from consent_ledger.bench.gas import CATEGORIES, PURPOSES, SignedGrants
 from consent_ledger.bench.index import index_report
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
@@ -80,7 +80,7 @@ def _log_figures(tmp: Path, progress: Progress, appends: int = 20_000, batch: in
 def _verify_figure(settings: Settings, releases: int, progress: Progress) -> dict[str, Any]:
     with throwaway_chain(settings, "consent-verify-bench-") as chain:
         ledger, rpc = chain.ledger, chain.rpc
-        run = _Run(ledger, ANVIL_DEFAULT_KEY)
+        run = SignedGrants(ledger, ANVIL_DEFAULT_KEY)
         customers = [Account.create() for _ in range(1_000)]
         progress("granting 1,000 customers")
         for start in range(0, len(customers), 200):

@@ -25,7 +25,9 @@ NOTICE = bytes.fromhex("9f" * 32)
 DAY = 86_400
 
 
-class _Run:
+class SignedGrants:
+    """Signed grants and revocations from fresh customers to one brand, relayed by `relayer_key`."""
+
     def __init__(self, ledger: Ledger, relayer_key: str) -> None:
         self.ledger = ledger
         self.relayer = ledger.sender(relayer_key)
@@ -57,7 +59,7 @@ class _Run:
 
 
 def measure(ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = lambda _: None) -> dict[str, int]:
-    run = _Run(ledger, relayer_key)
+    run = SignedGrants(ledger, relayer_key)
     report: dict[str, int] = {}
 
     progress("direct grant and revoke")

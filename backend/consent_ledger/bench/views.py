@@ -16,7 +16,7 @@ from eth_account import Account
 from web3 import Web3
 
 from consent_ledger.bench.chain import throwaway_chain
-from consent_ledger.bench.gas import CATEGORIES, PURPOSES, _Run
+from consent_ledger.bench.gas import CATEGORIES, PURPOSES, SignedGrants
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.domain import Query
 
@@ -38,7 +38,7 @@ def views_report(
 ) -> dict[str, object]:
     with throwaway_chain(settings, "consent-views-") as chain:
         rpc, ledger, artifact = chain.rpc, chain.ledger, chain.artifact
-        run = _Run(ledger, ANVIL_DEFAULT_KEY)
+        run = SignedGrants(ledger, ANVIL_DEFAULT_KEY)
         accounts = [Account.create() for _ in range(customers)]
         for start in range(0, customers, BATCH):
             progress(f"granting {start + BATCH}/{customers}")
