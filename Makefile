@@ -8,15 +8,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 CL := $(BIN)/consent-ledger
 PY_STAMP := $(VENV)/.stamp-deps
+LOCK := requirements.lock
+# How the lock is made: every dependency of pyproject.toml (with the dev extra) pinned with hashes, for
+# any platform, for the oldest Python we support. Existing pins are kept unless UPGRADE=1.
+LOCK_CMD = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 NPM_STAMP := node_modules/.stamp-npm
 SYS_STAMP := var/.stamp-system
 
-.PHONY: help setup run test lint typecheck unit integration bench gas devnet-stop clean
+.PHONY: help setup lock run test lint typecheck unit integration bench gas devnet-stop clean
 
 help:
 	@echo "make run    set up, start anvil, compile, deploy, seed demo data, serve the API on :8000"
 	@echo "make test   set up and run lint, type checks and the whole test suite"
 	@echo "make bench  every benchmark (gas, views, api, audit): JSON figures"
+	@echo "make lock   re-pin requirements.lock after a dependency changed in pyproject.toml (UPGRADE=1: newest)"
 
 $(SYS_STAMP): scripts/system-deps.sh
 	@echo "==> checking system packages (node, npm, python venv)"
@@ -28,9 +34,10 @@ $(BIN)/python: | $(SYS_STAMP)
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(PY_STAMP): pyproject.toml | $(BIN)/python
-	@echo "==> installing Python dependencies from pyproject.toml"
-	@$(BIN)/pip install --quiet -e ".[dev]"
+$(PY_STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	@echo "==> installing the pinned Python dependencies from $(LOCK)"
+	@$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	@$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
 $(NPM_STAMP): package.json package-lock.json | $(SYS_STAMP)
@@ -39,6 +46,12 @@ $(NPM_STAMP): package.json package-lock.json | $(SYS_STAMP)
 	@touch $@
 
 setup: $(SYS_STAMP) $(PY_STAMP) $(NPM_STAMP)
+
+lock: | $(BIN)/python
+	@echo "==> pinning pyproject.toml's dependencies into $(LOCK)"
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
+	@$(LOCK_CMD)
+	@$(MAKE) --no-print-directory setup
 
 run: setup
 	@$(CL) devnet start

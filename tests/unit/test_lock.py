@@ -1,0 +1,68 @@
+"""requirements.lock pins every dependency pyproject.toml names, and this environment runs those pins.
+
+A dependency added to pyproject.toml without `make lock` fails here, so CI on a fresh clone never
+installs something the lock does not cover; a hand-installed upgrade in .venv fails here too.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _locked() -> dict[str, Requirement]:
+    pins: dict[str, Requirement] = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if not line or line[0] in " #":
+            continue
+        requirement = Requirement(line.removesuffix("\\").strip())
+        pins[canonicalize_name(requirement.name)] = requirement
+    return pins
+
+
+def _declared() -> list[Requirement]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+    return [Requirement(name) for name in names]
+
+
+def _pinned_version(requirement: Requirement) -> str:
+    (specifier,) = requirement.specifier
+    assert specifier.operator == "==", f"{requirement} is not an exact pin"
+    return specifier.version
+
+
+def test_every_declared_dependency_is_pinned_within_its_range() -> None:
+    locked = _locked()
+    for requirement in _declared():
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement.name} is in pyproject.toml but not in requirements.lock: run `make lock`"
+        version = _pinned_version(locked[name])
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements.lock pins {name}=={version}, outside pyproject.toml's {requirement}: run `make lock`"
+        )
+
+
+def test_every_pin_carries_a_hash() -> None:
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    pins = [i for i, line in enumerate(lines) if line and line[0] not in " #"]
+    assert len(pins) == len(_locked())
+    unhashed = [lines[i] for i in pins if not lines[i + 1].strip().startswith("--hash=sha256:")]
+    assert not unhashed, f"pins without a hash (pip would refuse the lock): {unhashed}"
+
+
+def test_this_environment_runs_the_pinned_versions() -> None:
+    differing = []
+    for name, requirement in sorted(_locked().items()):
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        installed = metadata.version(name)
+        if installed != _pinned_version(requirement):
+            differing.append(f"{name} {installed} (lock: {_pinned_version(requirement)})")
+    assert not differing, f"installed versions differ from requirements.lock, run `make setup`: {differing}"
