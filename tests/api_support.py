@@ -10,7 +10,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
-from consent_ledger.api.context import AppContext
+from consent_ledger.composition import AppContext
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
 
 PROFILE = {

@@ -15,6 +15,7 @@ DEFAULT_PORT = 8545
 API_PORT = 8000
 # anvil's first two accounts from its default test mnemonic. Public knowledge, never real secrets:
 # the first deploys on the devnet, the second relays customers' signed messages there.
+DEVNET_CHAIN_ID = 31337  # anvil's chain id: the local devnet
 ANVIL_DEFAULT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ANVIL_RELAYER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 # Development-only secrets, refused when CONSENT_ENV=production.

@@ -94,6 +94,10 @@ class InputError(LedgerError):
     """A caller gave a value we cannot accept (bad address, unknown bit, bad time...)."""
 
 
+class NotFoundError(LedgerError):
+    """The caller asked for something that does not exist (a submission, a leaf, an anchor, a customer's data)."""
+
+
 class ConflictError(LedgerError):
     """The request contradicts what is already recorded (e.g. another message holds that nonce)."""
 

@@ -11,12 +11,11 @@ from sqlalchemy import Engine, event, text
 
 from consent_ledger.catalog import default_catalog
 from consent_ledger.db.engine import make_session_factory
-from consent_ledger.errors import InputError
+from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.vault import (
     ErasedError,
     FieldValue,
     MasterKey,
-    NotFoundError,
     TamperedError,
     Vault,
     WrongMasterKeyError,

@@ -24,8 +24,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from api_support import api_settings
 from consent_ledger.api.app import create_app
-from consent_ledger.api.context import AppContext
 from consent_ledger.chain.devnet import free_port
+from consent_ledger.composition import AppContext
 
 CHROMIUM = os.environ.get("CONSENT_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from api_support import AUDITOR, PROFILE, Api, api_settings
 from consent_ledger.api.app import create_app
-from consent_ledger.api.context import build_context, database_url
 from consent_ledger.chain.deploy import ensure_deployed
+from consent_ledger.composition import build_context, database_url
 from consent_ledger.errors import ConfigError
 
 pytestmark = pytest.mark.chain

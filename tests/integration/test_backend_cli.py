@@ -12,10 +12,10 @@ from eth_account import Account
 
 from api_support import api_settings
 from consent_ledger.api.app import create_app
-from consent_ledger.api.context import build_context
 from consent_ledger.chain.devnet import free_port
 from consent_ledger.cli.main import main
-from consent_ledger.demo import BRANDS, demo_account, seed
+from consent_ledger.composition import build_context
+from consent_ledger.services.demo import BRANDS, demo_account, seed
 
 pytestmark = pytest.mark.chain
 

@@ -12,11 +12,11 @@ from sqlalchemy import Engine, func, select
 from api_support import api_settings
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
+from consent_ledger.cli.index_cmd import index_command
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.domain import RevokeRequest
 from consent_ledger.errors import ConfigError, RpcError
-from consent_ledger.indexer.cli import index_command
 from consent_ledger.indexer.models import ChainEvent, IndexerCursor
 from consent_ledger.indexer.queries import anchors, history
 from consent_ledger.indexer.runner import Indexer

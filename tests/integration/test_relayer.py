@@ -19,10 +19,11 @@ from consent_ledger.db.base import utc_now
 from consent_ledger.db.engine import make_session_factory
 from consent_ledger.domain import RevokeRequest
 from consent_ledger.errors import ConflictError
+from consent_ledger.relayer.items import Kind
 from consent_ledger.relayer.models import OutboxItem
 from consent_ledger.relayer.outbox import Outbox
+from consent_ledger.relayer.submitter import Submitter
 from consent_ledger.relayer.worker import RelayerWorker
-from consent_ledger.services.submitter import Kind, Submitter
 from support import DAY, grant_request, new_account, sign_grant, sign_revoke
 
 pytestmark = pytest.mark.chain

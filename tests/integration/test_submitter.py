@@ -8,7 +8,8 @@ from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
 from consent_ledger.domain import RevokeRequest
 from consent_ledger.errors import ChainError
-from consent_ledger.services.submitter import Item, Kind, Status, Submitter, outcomes_from_events
+from consent_ledger.relayer.items import Item, Kind, Status
+from consent_ledger.relayer.submitter import Submitter, outcomes_from_events
 from support import DAY, grant_request, new_account, sign_grant, sign_revoke
 
 pytestmark = pytest.mark.chain

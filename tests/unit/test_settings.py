@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from consent_ledger.api.context import relayer_key
 from consent_ledger.chain.keystore import create_keystore
+from consent_ledger.composition import relayer_key
 from consent_ledger.config import ANVIL_RELAYER_KEY, DEV_MASTER_KEY, Settings
 from consent_ledger.errors import ConfigError
 

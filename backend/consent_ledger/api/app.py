@@ -11,8 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from consent_ledger import __version__
 from consent_ledger.api import problems
-from consent_ledger.api.context import AppContext, build_context
 from consent_ledger.api.routes import audit, auth, brand, customer, public
+from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

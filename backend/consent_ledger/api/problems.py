@@ -23,9 +23,10 @@ from consent_ledger.errors import (
     ContractRevertError,
     InputError,
     LedgerError,
+    NotFoundError,
     UnavailableError,
 )
-from consent_ledger.vault.errors import ErasedError, NotFoundError, VaultError
+from consent_ledger.vault.errors import ErasedError, VaultError
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent_ledger.audit.leaf import Leaf
 from consent_ledger.audit.merkle import MerkleTree, leaf_hash
 from consent_ledger.audit.models import LogAnchor, LogLeaf
-from consent_ledger.vault.errors import NotFoundError
+from consent_ledger.errors import NotFoundError
 
 
 @dataclass(frozen=True, slots=True)

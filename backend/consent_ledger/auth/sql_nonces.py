@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.auth.models import AuthNonce
 from consent_ledger.auth.siwe import new_nonce
-from consent_ledger.releases.models import AuthNonce
 
 
 class SqlNonceStore:

@@ -24,13 +24,13 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from consent_ledger.api.app import create_app
-from consent_ledger.api.context import AppContext, build_context
 from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.chain import eip712
 from consent_ledger.chain.devnet import free_port
+from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
 from consent_ledger.domain import GrantRequest
-from consent_ledger.services.submitter import Kind
+from consent_ledger.relayer.items import Kind
 
 CATEGORIES = ["contact.email", "contact.phone", "interests", "location.coarse", "purchase_history"]
 PURPOSE = "marketing.email"

@@ -9,12 +9,12 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from consent_ledger.api.context import build_context
 from consent_ledger.audit import export_file
 from consent_ledger.audit.verifier import verify_log
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.cli.common import emit_json, say, settings_from
-from consent_ledger.indexer.cli import index_command
+from consent_ledger.cli.index_cmd import index_command
+from consent_ledger.composition import build_context
 
 
 def register(commands: Any) -> None:

@@ -15,11 +15,11 @@ from eth_account.messages import encode_defunct
 from rich.progress import Progress
 
 from consent_ledger.api.app import create_app
-from consent_ledger.api.context import build_context
 from consent_ledger.cli.common import emit_json, say, settings_from
+from consent_ledger.composition import build_context
 from consent_ledger.config import Settings
-from consent_ledger.demo import BRANDS, demo_account, seed
 from consent_ledger.errors import InputError
+from consent_ledger.services.demo import BRANDS, demo_account, seed
 
 
 def register(commands: Any) -> None:

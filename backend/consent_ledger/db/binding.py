@@ -3,11 +3,24 @@ to one contract on one chain."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session, sessionmaker
+from datetime import datetime
 
-from consent_ledger.db.base import utc_now
+from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from consent_ledger.db.base import Base, UtcDateTime, utc_now
 from consent_ledger.errors import ConfigError
-from consent_ledger.releases.models import DeploymentBinding
+
+
+class DeploymentBinding(Base):
+    """The deployment this database serves (one row)."""
+
+    __tablename__ = "deployment_binding"
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger())
+    contract: Mapped[str] = mapped_column(String(42))
+    bound_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 def bind_deployment(sessions: sessionmaker[Session], chain_id: int, contract: str) -> None:

@@ -23,7 +23,10 @@ _ALEMBIC_LOCK = threading.Lock()
 
 # Every module that defines tables; the migrations must create exactly these (a test compares them).
 MODEL_MODULES = (
+    "consent_ledger.db.binding",
     "consent_ledger.vault.models",
+    "consent_ledger.auth.models",
+    "consent_ledger.brands.models",
     "consent_ledger.relayer.models",
     "consent_ledger.releases.models",
     "consent_ledger.indexer.models",

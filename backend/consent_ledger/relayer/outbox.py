@@ -21,10 +21,9 @@ from consent_ledger.chain import eip712
 from consent_ledger.chain.messages import parse_grant_message, parse_revoke_message
 from consent_ledger.db.base import utc_now
 from consent_ledger.domain import GrantRequest, RevokeRequest
-from consent_ledger.errors import ConflictError, UnavailableError
+from consent_ledger.errors import ConflictError, NotFoundError, UnavailableError
+from consent_ledger.relayer.items import Item, Kind, Outcome, Status
 from consent_ledger.relayer.models import OutboxItem
-from consent_ledger.services.submitter import Item, Kind, Outcome, Status
-from consent_ledger.vault.errors import NotFoundError
 
 SUBMITTED_TIMEOUT = timedelta(seconds=30)  # a submitted row not settled by then is re-checked
 MAX_BACKOFF = 60.0

@@ -16,8 +16,9 @@ from consent_ledger.chain.events import GRANTED, REVOKED, Granted, Revoked, deco
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.domain import GrantRequest
 from consent_ledger.errors import ChainError, LedgerError
+from consent_ledger.relayer.items import Item, Kind, Outcome, Status
 from consent_ledger.relayer.outbox import Outbox
-from consent_ledger.services.submitter import Item, Kind, Outcome, Status, Submitter
+from consent_ledger.relayer.submitter import Submitter
 from consent_ledger.workers import BackgroundLoop
 
 log = logging.getLogger(__name__)

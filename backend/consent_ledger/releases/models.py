@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_ledger.db.base import Base, UtcDateTime
@@ -29,33 +29,3 @@ class ReleaseReceipt(Base):
     block_number: Mapped[int] = mapped_column(Integer())
     block_hash: Mapped[str] = mapped_column(String(HASH))
     released_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class Brand(Base):
-    """Addresses registered as brands, with the name people see."""
-
-    __tablename__ = "brands"
-
-    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class AuthNonce(Base):
-    """Sign-In with Ethereum nonces: issued by the server, consumed once."""
-
-    __tablename__ = "auth_nonces"
-
-    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
-
-
-class DeploymentBinding(Base):
-    """The deployment this database serves (one row)."""
-
-    __tablename__ = "deployment_binding"
-
-    id: Mapped[int] = mapped_column(Integer(), primary_key=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger())
-    contract: Mapped[str] = mapped_column(String(ADDRESS))
-    bound_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -15,20 +15,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.addresses import checksum_address
 from consent_ledger.audit import export_file
 from consent_ledger.audit.anchoring import Anchorer
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.audit.verifier import verify_log
+from consent_ledger.brands.registry import BrandRegistry
 from consent_ledger.catalog import Catalog
 from consent_ledger.chain.deploy import Deployment
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.errors import InputError
+from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.indexer import queries
 from consent_ledger.releases.models import ReleaseReceipt
-from consent_ledger.services.brands import BrandRegistry
 from consent_ledger.services.consent_receipts import consent_receipt
-from consent_ledger.vault.address import checksum_address
-from consent_ledger.vault.errors import NotFoundError
 
 EVENT_KINDS = ("granted", "revoked", "grant_rejected", "revoke_rejected", "anchored")
 KINDS = (*EVENT_KINDS, "released")

@@ -11,18 +11,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from consent_ledger.addresses import checksum_address
 from consent_ledger.auth.errors import ForbiddenError
+from consent_ledger.brands.registry import BrandRegistry
 from consent_ledger.catalog import Catalog
 from consent_ledger.chain import eip712
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.messages import parse_grant_message, parse_revoke_message, parse_signature
 from consent_ledger.domain import GrantRequest, RevokeRequest
 from consent_ledger.errors import ConflictError, InputError
+from consent_ledger.relayer.items import Kind
 from consent_ledger.relayer.outbox import Outbox, Submission
-from consent_ledger.services.brands import BrandRegistry
 from consent_ledger.services.signatures import signed_by
-from consent_ledger.services.submitter import Kind
-from consent_ledger.vault.address import checksum_address
 
 DAY = 86_400
 DEFAULT_DAYS = 180

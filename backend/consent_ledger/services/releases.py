@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.addresses import checksum_address
 from consent_ledger.audit.leaf import Leaf, fields_digest
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.catalog import Catalog
@@ -26,7 +27,6 @@ from consent_ledger.errors import InputError, UnavailableError
 from consent_ledger.releases.models import ReleaseReceipt
 from consent_ledger.services.gatekeeper import BlockPin, Gatekeeper
 from consent_ledger.vault import Vault
-from consent_ledger.vault.address import checksum_address
 from consent_ledger.vault.models import Customer
 
 

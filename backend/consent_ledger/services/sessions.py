@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from consent_ledger.addresses import checksum_address
 from consent_ledger.auth import siwe
 from consent_ledger.auth.nonces import NonceStore
 from consent_ledger.auth.roles import roles_for
 from consent_ledger.auth.tokens import Principal, TokenSigner
-from consent_ledger.services.brands import BrandRegistry
-from consent_ledger.vault.address import checksum_address
+from consent_ledger.brands.registry import BrandRegistry
 
 CHALLENGE_TTL = timedelta(minutes=10)
 STATEMENT = "Sign in to Consent Ledger to manage your data-sharing grants."

@@ -7,7 +7,6 @@ from consent_ledger.vault.crypto import MasterKey
 from consent_ledger.vault.errors import (
     CryptoError,
     ErasedError,
-    NotFoundError,
     TamperedError,
     VaultError,
     WrongMasterKeyError,
@@ -19,7 +18,6 @@ __all__ = [
     "ErasedError",
     "FieldValue",
     "MasterKey",
-    "NotFoundError",
     "TamperedError",
     "Vault",
     "VaultError",

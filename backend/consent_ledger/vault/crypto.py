@@ -19,8 +19,8 @@ import re
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from consent_ledger.addresses import checksum_address
 from consent_ledger.errors import ConfigError, InputError
-from consent_ledger.vault.address import checksum_address
 from consent_ledger.vault.errors import TamperedError
 
 KEY_BYTES = 32

@@ -1,7 +1,8 @@
-"""The vault's errors, all under `consent_ledger.errors.LedgerError` (to be merged into errors.py).
+"""The vault's errors, all under `consent_ledger.errors.LedgerError`.
 
 Bad input (unknown category, malformed address, oversized value) raises the shared `InputError`; a short or
-malformed master key raises the shared `ConfigError`.
+malformed master key raises the shared `ConfigError`; a customer the vault holds nothing for raises the shared
+`NotFoundError`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,6 @@ from consent_ledger.errors import LedgerError
 
 class VaultError(LedgerError):
     """The customer data vault refused or failed an operation."""
-
-
-class NotFoundError(VaultError):
-    """The vault holds nothing for this customer."""
 
 
 class ErasedError(VaultError):

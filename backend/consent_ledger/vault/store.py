@@ -20,10 +20,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.addresses import checksum_address
 from consent_ledger.catalog import Catalog
 from consent_ledger.db.base import utc_now
-from consent_ledger.errors import InputError
-from consent_ledger.vault.address import checksum_address
+from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.vault.crypto import (
     KEY_VERSION,
     MasterKey,
@@ -33,7 +33,7 @@ from consent_ledger.vault.crypto import (
     unwrap,
     wrap,
 )
-from consent_ledger.vault.errors import CryptoError, ErasedError, NotFoundError, WrongMasterKeyError
+from consent_ledger.vault.errors import CryptoError, ErasedError, WrongMasterKeyError
 from consent_ledger.vault.models import FIELD_NAME_LENGTH, Customer, CustomerField, CustomerKey
 
 MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded

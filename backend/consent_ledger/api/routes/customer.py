@@ -8,8 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_ledger.api.deps import ContextDep, CustomerDep
-from consent_ledger.errors import InputError
-from consent_ledger.vault.errors import NotFoundError
+from consent_ledger.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/v1/me", tags=["customer"])
 

@@ -8,51 +8,13 @@ receipts into outcomes, so it can be tested against a real node on its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 
 from consent_ledger.chain.events import Granted, LedgerEvent, Rejected, Revoked
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
 from consent_ledger.domain import GrantRequest, RevokeRequest
 from consent_ledger.errors import ChainError
-
-
-class Kind(StrEnum):
-    GRANT = "grant"
-    REVOKE = "revoke"
-
-
-class Status(StrEnum):
-    ACCEPTED = "accepted"
-    SUBMITTED = "submitted"
-    CONFIRMED = "confirmed"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One signed message waiting in the outbox."""
-
-    id: int
-    kind: Kind
-    request: GrantRequest | RevokeRequest
-    signature: bytes
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        r = self.request
-        return (self.kind.value, r.customer.lower(), r.brand.lower(), r.nonce)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    item_id: int
-    status: Status
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    reason: str | None = None
+from consent_ledger.relayer.items import Item, Kind, Outcome, Status
 
 
 def _event_key(event: LedgerEvent) -> tuple[str, str, str, int] | None:

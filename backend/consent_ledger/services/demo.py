@@ -10,13 +10,21 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
-from consent_ledger.api.context import DEVNET_CHAIN_ID, AppContext
+from consent_ledger.brands.registry import BrandRegistry
+from consent_ledger.chain.deploy import Deployment
+from consent_ledger.chain.ledger import Ledger
+from consent_ledger.config import DEVNET_CHAIN_ID
 from consent_ledger.errors import ConfigError
+from consent_ledger.relayer.outbox import Outbox
+from consent_ledger.relayer.worker import RelayerWorker
+from consent_ledger.services.consents import ConsentService
+from consent_ledger.vault import Vault
 
 BRANDS = [("acme", "Acme Outdoor"), ("lumen", "Lumen Books"), ("orbit", "Orbit Mobile")]
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John", "Radia", "Ken"]
@@ -35,6 +43,18 @@ def demo_account(label: str) -> LocalAccount:
     return account
 
 
+class SeedTargets(Protocol):
+    """What seeding writes through (the composition root's context provides it)."""
+
+    deployment: Deployment
+    brands: BrandRegistry
+    vault: Vault
+    ledger: Ledger
+    outbox: Outbox
+    consents: ConsentService
+    relayer: RelayerWorker
+
+
 @dataclass(frozen=True)
 class SeedReport:
     brands: dict[str, str]  # label -> address
@@ -43,7 +63,7 @@ class SeedReport:
 
 
 def seed(
-    context: AppContext, customers: int = 20, progress: Callable[[str, int, int], None] | None = None
+    context: SeedTargets, customers: int = 20, progress: Callable[[str, int, int], None] | None = None
 ) -> SeedReport:
     if context.deployment.chain_id != DEVNET_CHAIN_ID:
         raise ConfigError("seeding makes demo accounts with public keys: it only runs on the local devnet")

@@ -1,4 +1,9 @@
-"""Everything a running API needs, built from Settings in one place (in the app's lifespan)."""
+"""The composition root: everything a running process needs, built from Settings in one place.
+
+Only the API's app factory (in its lifespan) and the CLI import this module; every other package gets
+what it needs handed in, so imports run one way: api -> services -> relayer / audit / indexer / chain /
+vault -> db, config, errors, domain.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +16,27 @@ from consent_ledger.audit.anchoring import Anchorer
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.auth.sql_nonces import SqlNonceStore
 from consent_ledger.auth.tokens import TokenSigner
+from consent_ledger.brands.registry import BrandRegistry
 from consent_ledger.catalog import Catalog, default_catalog
 from consent_ledger.chain.connect import connect
 from consent_ledger.chain.deploy import Deployment
 from consent_ledger.chain.keystore import load_keystore, read_password
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
+from consent_ledger.config import ANVIL_RELAYER_KEY, DEVNET_CHAIN_ID, Settings
 from consent_ledger.db.binding import bind_deployment
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.errors import ConfigError
 from consent_ledger.indexer.runner import Indexer
 from consent_ledger.relayer.outbox import Outbox
+from consent_ledger.relayer.submitter import Submitter
 from consent_ledger.relayer.worker import RelayerWorker
 from consent_ledger.services.audit import AuditService
-from consent_ledger.services.brands import BrandRegistry
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
-from consent_ledger.services.submitter import Submitter
 from consent_ledger.vault import MasterKey, Vault
-
-DEVNET_CHAIN_ID = 31337
 
 
 @dataclass
@@ -94,15 +97,43 @@ def database_url(settings: Settings, deployment: Deployment) -> str:
     return f"sqlite:///{settings.var_path / name}"
 
 
-def build_context(settings: Settings) -> AppContext:
-    """Migrate the database, connect to the chain, and wire the services."""
-    settings.check_production()
+@dataclass
+class Storage:
+    """The chain and the database of one deployment: what every command starts from."""
+
+    ledger: Ledger
+    deployment: Deployment
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.ledger.rpc.close()
+
+
+def open_storage(settings: Settings) -> Storage:
+    """Connect to the chain, migrate the deployment's database and bind it to the deployment."""
     ledger, deployment = connect(settings)
     url = database_url(settings, deployment)
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     bind_deployment(sessions, deployment.chain_id, deployment.address)
+    return Storage(ledger, deployment, engine, sessions)
+
+
+def make_indexer(settings: Settings, storage: Storage) -> Indexer:
+    deployment = storage.deployment
+    return Indexer(
+        storage.ledger.rpc, deployment.address, deployment.deploy_block, storage.sessions, settings.confirmations
+    )
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Migrate the database, connect to the chain, and wire the services."""
+    settings.check_production()
+    storage = open_storage(settings)
+    ledger, deployment, engine, sessions = storage.ledger, storage.deployment, storage.engine, storage.sessions
     catalog = default_catalog()
     vault = Vault(sessions, MasterKey.from_string(settings.master_key.get_secret_value()), catalog)
     outbox = Outbox(sessions)
@@ -146,5 +177,5 @@ def build_context(settings: Settings) -> AppContext:
         access_log=access_log,
         anchorer=anchorer,
         audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands),
-        indexer=Indexer(ledger.rpc, deployment.address, deployment.deploy_block, sessions, settings.confirmations),
+        indexer=make_indexer(settings, storage),
     )

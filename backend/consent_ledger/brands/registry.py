@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.addresses import checksum_address
+from consent_ledger.brands.models import Brand
 from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError
-from consent_ledger.releases.models import Brand
-from consent_ledger.vault.address import checksum_address
 
 MAX_NAME = 120
 

@@ -9,14 +9,10 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from consent_ledger.api.context import database_url
-from consent_ledger.chain.connect import connect
+from consent_ledger.composition import make_indexer, open_storage
 from consent_ledger.config import Settings
-from consent_ledger.db.binding import bind_deployment
-from consent_ledger.db.engine import make_engine, make_session_factory
-from consent_ledger.db.migrate import upgrade
 from consent_ledger.errors import ChainError
-from consent_ledger.indexer.runner import Indexer, IndexStep
+from consent_ledger.indexer.runner import IndexStep
 
 
 def _say(message: str) -> None:
@@ -38,14 +34,9 @@ def index_command(
     with a progress bar (on stderr), then, with `follow`, keep following new blocks (and reorgs)
     every `interval` seconds until Ctrl-C. `progress` receives status lines (default: stderr)."""
     say = progress or _say
-    ledger, deployment = connect(settings)
-    url = database_url(settings, deployment)
-    upgrade(url)
-    engine = make_engine(url)
+    storage = open_storage(settings)
     try:
-        sessions = make_session_factory(engine)
-        bind_deployment(sessions, deployment.chain_id, deployment.address)
-        indexer = Indexer(ledger.rpc, deployment.address, deployment.deploy_block, sessions, settings.confirmations)
+        indexer = make_indexer(settings, storage)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -77,5 +68,4 @@ def index_command(
         except KeyboardInterrupt:
             say(f"stopped at block {indexer.cursor()}")
     finally:
-        engine.dispose()
-        ledger.rpc.close()
+        storage.close()
