@@ -49,6 +49,7 @@ class Ledger:
         self.address = to_checksum_address(address)
         self.abi = ContractAbi(abi)
         self.reverts = RevertDecoder(abi)
+        self._erc1271_gas: int | None = None
 
     def domain(self) -> Domain:
         return Domain(self.rpc.chain_id(), self.address)
@@ -113,6 +114,12 @@ class Ledger:
 
     def revoke_digest(self, request: RevokeRequest) -> bytes:
         return bytes(self._call("revokeDigest", [_revoke_tuple(request)])[0])
+
+    def erc1271_gas_limit(self) -> int:
+        """The gas the contract gives a customer's EIP-1271 wallet (a constant: read once)."""
+        if self._erc1271_gas is None:
+            self._erc1271_gas = int(self._call("ERC1271_GAS_LIMIT", [])[0])
+        return self._erc1271_gas
 
     def latest_anchor(self, custodian: str, block: BlockRef = "latest") -> tuple[bytes, int, int]:
         root, size, anchored_at = self._call("latestAnchor", [custodian], block)

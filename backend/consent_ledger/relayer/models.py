@@ -1,7 +1,9 @@
 """The outbox table: every accepted signed message, written before the API answers 202.
 
-One row per (customer, brand, nonce): the contract accepts exactly one message per nonce of a
-pair, so this key makes submission idempotent. Status moves accepted -> submitted -> confirmed,
+At most one live (not rejected) row per (customer, brand, nonce): the contract accepts exactly one
+message per nonce of a pair, so this key makes submission idempotent. A rejection leaves the pair's
+nonce where it was on-chain, so a rejected row no longer holds the nonce: the customer can sign
+another message with it. Status moves accepted -> submitted -> confirmed,
 or to rejected with a reason; `attempts` and `next_attempt_at` drive retries with backoff.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_ledger.db.base import Base, UtcDateTime
@@ -20,7 +22,17 @@ HASH = 66
 
 class OutboxItem(Base):
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("customer", "brand", "nonce"),)
+    __table_args__ = (
+        Index(
+            "uq_outbox_live_nonce",
+            "customer",
+            "brand",
+            "nonce",
+            unique=True,
+            sqlite_where=text("status <> 'rejected'"),
+            postgresql_where=text("status <> 'rejected'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(8))  # grant | revoke

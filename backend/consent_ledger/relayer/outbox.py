@@ -1,8 +1,9 @@
 """The durable outbox: accept signed messages, hand due ones to the worker, record outcomes.
 
 `enqueue` commits before the API answers 202, so nothing accepted is lost. Re-submitting the very
-same signed message returns the existing row (idempotent); a different message for a nonce that
-is already taken is a conflict. Only the worker moves rows forward; nothing deletes them.
+same signed message returns the existing row (idempotent); a different message for a nonce that a
+live (not rejected) row holds is a conflict; a rejected row frees its nonce. Only the worker moves
+rows forward; nothing deletes them.
 """
 
 from __future__ import annotations
@@ -134,20 +135,23 @@ class Outbox:
         )
 
     def find_same(self, kind: Kind, request: GrantRequest | RevokeRequest, signature: bytes) -> Submission | None:
-        """The stored row holding exactly this signed message, if any."""
+        """The stored row holding exactly this signed message, if any (a rejected one included: the
+        same message again gets its row and the reason back instead of being relayed again)."""
+        message, signature_hex = _message_json(request), "0x" + signature.hex()
         with self._sessions() as session:
-            row = session.scalars(
-                select(OutboxItem).where(
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(
                     OutboxItem.customer == request.customer,
                     OutboxItem.brand == request.brand,
                     OutboxItem.nonce == str(request.nonce),
                 )
-            ).first()
-            if row is None or row.kind != kind.value:
-                return None
-            if row.message != _message_json(request) or row.signature != "0x" + signature.hex():
-                return None
-            return _submission(row)
+                .order_by(OutboxItem.id.desc())
+            )
+            for row in rows:
+                if row.kind == kind.value and row.message == message and row.signature == signature_hex:
+                    return _submission(row)
+            return None
 
     def get(self, item_id: int) -> Submission:
         with self._sessions() as session:

@@ -75,9 +75,28 @@ class ConsentService:
 
     def _registered_brand(self, brand: str) -> str:
         address = checksum_address(brand)
+        if int(address, 16) == 0:
+            raise InputError("brand 0x0 is not a brand: name a registered brand (GET /v1/brands)")
         if self.brands.name_of(address) is None:
-            raise InputError(f"{address} is not a registered brand")
+            raise InputError(f"{address} is not a registered brand: pick one from GET /v1/brands")
         return address
+
+    def _revocable_brand(self, customer: str, brand: str) -> str:
+        """A revocation names a registered brand, or one the customer still has a grant with on-chain
+        (a brand may leave the registry; withdrawing consent from it must stay possible)."""
+        address = checksum_address(brand)
+        if int(address, 16) != 0 and self.brands.name_of(address) is None:
+            if self.ledger.grant_of(customer, address).expires_at == 0:
+                raise InputError(f"{address} is not a registered brand and you have no grant to it to revoke")
+            return address
+        return self._registered_brand(address)
+
+    def _check_notice(self, notice_hash: bytes) -> None:
+        if notice_hash != self.catalog.notice.hash_bytes:
+            raise InputError(
+                f"noticeHash is not the hash of the published privacy notice ({self.catalog.notice.hash}): "
+                "fetch typed data again and sign that"
+            )
 
     def _next_nonce(self, customer: str, brand: str) -> int:
         if self.outbox.has_pending(customer, brand):
@@ -116,8 +135,8 @@ class ConsentService:
         return eip712.grant_typed_data(self.ledger.domain(), request)
 
     def revoke_typed_data(self, customer: str, brand: str) -> dict[str, Any]:
-        brand = checksum_address(brand)
         customer = checksum_address(customer)
+        brand = self._revocable_brand(customer, brand)
         request = RevokeRequest(customer, brand, self._next_nonce(customer, brand), self._now() + SIGNING_WINDOW)
         return eip712.revoke_typed_data(self.ledger.domain(), request)
 
@@ -139,10 +158,14 @@ class ConsentService:
             request = parse_grant_message(message)
             self.catalog.check_category_mask(request.categories)
             self.catalog.check_purpose_mask(request.purposes)
+            self._check_notice(request.notice_hash)
+            self._registered_brand(request.brand)
         else:
             request = parse_revoke_message(message)
         if request.customer.lower() != principal.lower():
             raise ForbiddenError("you can only submit messages for your own address")
+        if isinstance(request, RevokeRequest):
+            self._revocable_brand(request.customer, request.brand)
         existing = self.outbox.find_same(parsed_kind, request, sig)
         if existing is not None:  # the very same signed message again: idempotent, whatever its deadline
             return existing, False
