@@ -8,7 +8,19 @@ import random
 import pytest
 
 from consent_ledger.audit.errors import AuditError, ProofError
-from consent_ledger.audit.merkle import HASH_SIZE, MerkleTree, empty_root, leaf_hash, node_hash, root
+from consent_ledger.audit.merkle import (
+    HASH_SIZE,
+    Frontier,
+    MerkleTree,
+    consistency_ranges,
+    empty_root,
+    fold,
+    inclusion_ranges,
+    leaf_hash,
+    node_hash,
+    range_nodes,
+    root,
+)
 
 # --- Reference: RFC 9162 2.1.1 (MTH), 2.1.3.1 (PATH), 2.1.4.1 (PROOF/SUBPROOF), plain recursion over leaf data ---
 
@@ -279,3 +291,54 @@ def test_leaf_hashes_must_be_32_bytes(bad: bytes) -> None:
     assert tree.size == 3  # extend checks everything before adding anything
     with pytest.raises(AuditError):
         root([bad])
+
+
+# --- The frontier (what a store keeps to append) and the node planner (what it looks up for a proof) ---
+
+
+def test_frontier_roots_match_the_reference_at_every_size() -> None:
+    frontier = Frontier()
+    assert frontier.root() == empty_root()
+    for size, item in enumerate(DATA, start=1):
+        frontier.append(leaf_hash(item))
+        assert frontier.size == size
+        assert frontier.root() == ref_mth(DATA[:size]), size
+        assert Frontier.decode(size, frontier.encode()).root() == frontier.root()
+
+
+def test_frontier_reports_every_complete_node_once(big: MerkleTree) -> None:
+    frontier = Frontier()
+    closed: dict[tuple[int, int], bytes] = {}
+    for item in DATA:
+        for node, digest in frontier.append(leaf_hash(item)):
+            assert node not in closed
+            closed[node] = digest
+    expected = {
+        (level, position): big.node((level, position))
+        for level in range(1, len(DATA).bit_length())
+        for position in range(len(DATA) >> level)
+    }
+    assert closed == expected
+
+
+@pytest.mark.parametrize(("size", "count"), [(-1, 0), (3, 1), (4, 2), (0, 1)])
+def test_frontier_refuses_a_wrong_number_of_hashes(size: int, count: int) -> None:
+    with pytest.raises(AuditError):
+        Frontier(size, [leaf_hash(b"x")] * count)
+
+
+def test_range_nodes_fold_to_the_reference_hash_of_every_proof_range() -> None:
+    tree = build(DATA[:SMALL])
+    for size in range(1, SMALL + 1):
+        for index in range(size):
+            for start, end in inclusion_ranges(index, size):
+                assert fold([tree.node(n) for n in range_nodes(start, end)]) == ref_mth(DATA[start:end])
+        for old in range(1, size + 1):
+            for start, end in consistency_ranges(old, size):
+                assert fold([tree.node(n) for n in range_nodes(start, end)]) == ref_mth(DATA[start:end])
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, 0), (3, 2), (1, 3), (2, 7)])
+def test_range_nodes_refuses_ranges_no_tree_hashes(start: int, end: int) -> None:
+    with pytest.raises(ProofError):
+        range_nodes(start, end)

@@ -39,10 +39,10 @@ class Anchorer:
         """Anchor the current size if it grew since the last anchor; returns the new anchor."""
         with self._lock:
             latest = self.log.latest_anchor()
-            size = self.log.size
+            head = self.log.head()
+            size, root = head.size, head.root
             if size == 0 or (latest is not None and latest.size >= size):
                 return None
-            root = self.log.tree.root(size)
             result = self.ledger.anchor(self.sender, root, size)
             block = self.ledger.rpc.get_block(result.receipt.block_number)
             anchor = Anchor(

@@ -87,17 +87,17 @@ class AuditService:
         return {
             "index": index,
             "leaf": _hex(self.log.leaf(index)),
-            "leaf_hash": _hex(self.log.tree.leaf(index)),
+            "leaf_hash": _hex(self.log.leaf_hash(index)),
             "size": tree_size,
             "root": root,
-            "proof": [_hex(p) for p in self.log.tree.inclusion_proof(index, tree_size)],
+            "proof": [_hex(p) for p in self.log.inclusion_proof(index, tree_size)],
         }
 
     def consistency(self, first: int, second: int) -> dict[str, Any]:
         if not 0 < first <= second:
             raise InputError("sizes must satisfy 0 < first <= second")
         first_root, second_root = self.log.anchor_at(first).root, self.log.anchor_at(second).root
-        proof = self.log.tree.consistency_proof(first, second)
+        proof = self.log.consistency_proof(first, second)
         return {
             "first": first,
             "second": second,
@@ -127,6 +127,9 @@ class AuditService:
         leaves = self.log.leaves_of([r.id for r in receipts])
         anchored_size = anchor.size if anchor is not None else 0
         names = self.brands.all()
+        proofs = self.log.inclusion_proofs(
+            [index for index, _leaf in leaves.values() if index < anchored_size], anchored_size
+        )
         entries = []
         for r in reversed(receipts):
             index, leaf = leaves.get(r.id, (None, None))
@@ -144,9 +147,7 @@ class AuditService:
                     "released_at": r.released_at.isoformat(),
                     "leaf_index": index,
                     "leaf": None if leaf is None else _hex(leaf),
-                    "proof": [_hex(p) for p in self.log.tree.inclusion_proof(index, anchored_size)]
-                    if anchored and index is not None
-                    else None,
+                    "proof": [_hex(p) for p in proofs[index]] if anchored and index is not None else None,
                     "anchored": anchored,
                 }
             )
