@@ -177,7 +177,7 @@ def test_processes_append_at_once(migrated_url: str, tmp_path: Path) -> None:
 
 def test_upgrade_builds_the_tree_of_leaves_written_before_it(db_url: str) -> None:
     """A database whose log was written before the tree moved into the database gets its nodes and head."""
-    command.upgrade(alembic_config(db_url), "0005_audit_log")
+    command.upgrade(alembic_config(db_url), "0006_outbox_live_nonce")
     leaves = make_leaves(13)
     engine = make_engine(db_url)
     try:

@@ -1,8 +1,8 @@
 """The access log's tree in the database: log_nodes (complete subtree hashes) and log_head (size and
 frontier, the row every append locks), filled from the leaves already there.
 
-Revision ID: 0006_log_tree
-Revises: 0005_audit_log
+Revision ID: 0007_log_tree
+Revises: 0006_outbox_live_nonce
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_log_tree"
-down_revision: str | None = "0005_audit_log"
+revision: str = "0007_log_tree"
+down_revision: str | None = "0006_outbox_live_nonce"
 branch_labels: str | None = None
 depends_on: str | None = None
 
