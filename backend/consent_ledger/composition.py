@@ -176,6 +176,6 @@ def build_context(settings: Settings) -> AppContext:
         relayer=worker,
         access_log=access_log,
         anchorer=anchorer,
-        audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands),
+        audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands, [sender.address]),
         indexer=make_indexer(settings, storage),
     )

@@ -1,8 +1,8 @@
 """Reading the chain for the indexer: headers, logs, and one consistent chunk of rows.
 
 A chunk is consistent when the hash of its last block read before `eth_getLogs` equals the one
-read after, every event's blockHash equals its block header's hash, and the cursor block (the one
-the chunk continues from) still has the hash we hold. A block hash commits to all its ancestors,
+read after, every event's blockHash equals its block header's hash (and its transaction's), and the
+cursor block (the one the chunk continues from) still has the hash we hold. A block hash commits to all its ancestors,
 so then the logs came from the very history the new cursor names. Otherwise the chain moved under
 us and `fetch` returns None: nothing is written, and the next step sorts it out.
 """
@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from consent_ledger.chain.events import decode_logs
+from consent_ledger.addresses import checksum
+from consent_ledger.chain.events import LedgerEvent, decode_logs
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.errors import RpcError
 from consent_ledger.indexer.rows import Row, event_values
 
 Cursor = tuple[int, str]  # (block number, block hash)
-RPC_BATCH = 500  # eth_getBlockByNumber calls per JSON-RPC batch
+RPC_BATCH = 500  # eth_getBlockByNumber / eth_getTransactionByHash calls per JSON-RPC batch
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,23 @@ class ChainReader:
         for start in range(0, len(numbers), RPC_BATCH):
             part = numbers[start : start + RPC_BATCH]
             found.extend(self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part]))
+        return found
+
+    def senders(self, events: list[LedgerEvent]) -> dict[str, str] | None:
+        """The `from` of each transaction that emitted `events`, by tx hash: one eth_getTransactionByHash
+        per distinct transaction, batched. None when a transaction is missing or now sits in another
+        block than its event says (the chain moved)."""
+        blocks = {event.at.tx_hash: event.at.block_hash.lower() for event in events}
+        hashes = sorted(blocks)
+        found: dict[str, str] = {}
+        for start in range(0, len(hashes), RPC_BATCH):
+            part = hashes[start : start + RPC_BATCH]
+            for tx_hash, tx in zip(
+                part, self.rpc.batch([("eth_getTransactionByHash", [h]) for h in part]), strict=True
+            ):
+                if tx is None or str(tx.get("blockHash", "")).lower() != blocks[tx_hash]:
+                    return None
+                found[tx_hash] = checksum(str(tx["from"]))
         return found
 
     def canonical(self, cursor: Cursor) -> bool:
@@ -89,6 +107,9 @@ class ChainReader:
             return None
         if any(hashes[event.at.block_number] != event.at.block_hash for event in events):
             return None
+        senders = self.senders(events)
+        if senders is None:
+            return None
         times = {number: int(header["timestamp"], 16) for number, header in headers.items() if header is not None}
-        rows = [event_values(event, times[event.at.block_number]) for event in events]
+        rows = [event_values(event, times[event.at.block_number], senders[event.at.tx_hash]) for event in events]
         return Chunk(start, (stop, str(before["hash"])), rows)

@@ -62,6 +62,8 @@ class ChainEvent(Base):
     custodian: Mapped[str | None] = mapped_column(String(ADDRESS))  # anchored
     root: Mapped[str | None] = mapped_column(String(HASH))  # anchored
     size: Mapped[int | None] = mapped_column(Uint64())  # anchored
+    # The `from` of the transaction that emitted the event: for a rejection, who asked for it.
+    sender: Mapped[str | None] = mapped_column(String(ADDRESS))
 
 
 class IndexerCursor(Base):

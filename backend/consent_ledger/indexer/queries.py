@@ -1,24 +1,25 @@
 """Read the indexed history: JSON-ready dicts for history views (the API builds on these).
 
-Rows come in chain order (block_number, log_index). Paging is by keyset on `id`: pass the last
-row's id as `after_id` for the next page. Ids grow with chain position and are never reused (see
-models.py), so queries sort by id: the same order, and the primary key serves deep pages.
+Rows come in chain order (block_number, log_index). Paging is by keyset: pass the last row's
+(block_number, log_index) as `after` (a position on the chain, stable across re-indexing), or its
+id as `after_id`. Ids grow with chain position and are never reused (see models.py), so queries
+sort by id: the same order, and the primary key serves deep pages.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, not_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum
-from consent_ledger.indexer.models import ANCHORED, KINDS, ChainEvent
+from consent_ledger.indexer.models import ANCHORED, GRANT_REJECTED, KINDS, REVOKE_REJECTED, ChainEvent
 from consent_ledger.indexer.rows import COLUMNS
 
-MAX_LIMIT = 1_000
+MAX_LIMIT = 5_000
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _FIELDS = ("id", *COLUMNS)
 _ANCHOR_FIELDS = (
@@ -55,8 +56,14 @@ def history(
     to_block: int | None = None,
     limit: int = 100,
     after_id: int | None = None,
+    after: tuple[int, int] | None = None,
+    rejections_from: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Indexed events matching every given filter, oldest first, at most `limit` (1..1000).
+    """Indexed events matching every given filter, oldest first, at most `limit` (1..MAX_LIMIT).
+
+    `after` = (block_number, log_index): only events strictly after that chain position.
+    `rejections_from`: keep a rejection only when its transaction was sent by one of these
+    addresses (every other kind is kept); None keeps them all.
 
     Each dict has every column of `chain_events` (None where it does not apply to the kind);
     masks and sizes are ints, the nonce decimal text, block_timestamp unix seconds.
@@ -80,6 +87,18 @@ def history(
         query = query.where(ChainEvent.block_number <= to_block)
     if after_id is not None:
         query = query.where(ChainEvent.id > after_id)
+    if after is not None:
+        block, log_index = after
+        query = query.where(
+            or_(
+                ChainEvent.block_number > block,
+                and_(ChainEvent.block_number == block, ChainEvent.log_index > log_index),
+            )
+        )
+    if rejections_from is not None:
+        senders = sorted({_address(a, "sender") for a in rejections_from})
+        rejection = ChainEvent.kind.in_([GRANT_REJECTED, REVOKE_REJECTED])
+        query = query.where(or_(not_(rejection), ChainEvent.sender.in_(senders)))
     query = query.order_by(ChainEvent.id).limit(limit)  # = (block_number, log_index) order, see module doc
     return _rows(session_factory, query, _FIELDS)
 

@@ -36,6 +36,7 @@ COLUMNS = (
     "custodian",
     "root",
     "size",
+    "sender",
 )
 _UINT64_AT = tuple(COLUMNS.index(name) for name in ("categories", "purposes", "size"))
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -44,13 +45,13 @@ _UINT64 = Uint64()
 Row = tuple[Any, ...]
 
 
-def event_values(event: LedgerEvent, block_timestamp: int) -> Row:
-    """One row in COLUMNS order; None where a column does not apply to the kind."""
+def event_values(event: LedgerEvent, block_timestamp: int, sender: str | None) -> Row:
+    """One row in COLUMNS order; None where a column does not apply to the kind. `sender` is the
+    `from` of the transaction that emitted the event."""
     at = event.at
     head = (at.block_number, at.block_hash, block_timestamp, at.tx_hash, at.log_index)
     if isinstance(event, Granted):
-        return (
-            *head,
+        body: tuple[Any, ...] = (
             models.GRANTED,
             event.customer,
             event.brand,
@@ -64,15 +65,17 @@ def event_values(event: LedgerEvent, block_timestamp: int) -> Row:
             None,
             None,
         )
-    if isinstance(event, Revoked):
-        return (*head, models.REVOKED, event.customer, event.brand, *(None,) * 4, str(event.nonce), *(None,) * 4)
-    if isinstance(event, Rejected):
+    elif isinstance(event, Revoked):
+        body = (models.REVOKED, event.customer, event.brand, *(None,) * 4, str(event.nonce), *(None,) * 4)
+    elif isinstance(event, Rejected):
         kind = models.GRANT_REJECTED if event.kind == "grant" else models.REVOKE_REJECTED
         reason = event.reason.name.lower()
-        return (*head, kind, event.customer, event.brand, *(None,) * 4, str(event.nonce), reason, None, None, None)
-    if isinstance(event, Anchored):
-        return (*head, models.ANCHORED, *(None,) * 8, event.custodian, event.root, event.size)
-    raise TypeError(f"not a ledger event: {event!r}")
+        body = (kind, event.customer, event.brand, *(None,) * 4, str(event.nonce), reason, None, None, None)
+    elif isinstance(event, Anchored):
+        body = (models.ANCHORED, *(None,) * 8, event.custodian, event.root, event.size)
+    else:
+        raise TypeError(f"not a ledger event: {event!r}")
+    return (*head, *body, sender)
 
 
 def insert_rows(connection: Connection, rows: Sequence[Row]) -> None:

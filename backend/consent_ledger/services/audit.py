@@ -28,10 +28,7 @@ from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.indexer import queries
 from consent_ledger.releases.models import ReleaseReceipt
 from consent_ledger.services.consent_receipts import consent_receipt
-
-EVENT_KINDS = ("granted", "revoked", "grant_rejected", "revoke_rejected", "anchored")
-KINDS = (*EVENT_KINDS, "released")
-MAX_PAGE = 1_000
+from consent_ledger.services.history import HistoryView
 
 
 def _hex(data: bytes) -> str:
@@ -48,7 +45,10 @@ class AuditService:
         session_factory: sessionmaker[Session],
         catalog: Catalog,
         brands: BrandRegistry,
+        custodians: Sequence[str] = (),
     ) -> None:
+        """`custodians`: the addresses our backend sends transactions from (relayer, anchorer); a
+        customer sees rejections sent by these or by themselves."""
         self.log = log
         self.anchorer = anchorer
         self.ledger = ledger
@@ -56,6 +56,8 @@ class AuditService:
         self._sessions = session_factory
         self.catalog = catalog
         self.brands = brands
+        self.custodians = tuple(checksum_address(a) for a in (*custodians, anchorer.sender.address))
+        self.events = HistoryView(session_factory, catalog)
         self._verification: dict[str, Any] | None = None
         self._verify_lock = threading.Lock()
 
@@ -156,39 +158,6 @@ class AuditService:
 
     # ------------------------------------------------------------------ history
 
-    def _event_item(self, row: dict[str, Any]) -> dict[str, Any]:
-        item = {
-            "id": f"event-{row['id']}",
-            "kind": row["kind"],
-            "block_number": row["block_number"],
-            "tx_hash": row["tx_hash"],
-            "log_index": row["log_index"],
-            "timestamp": datetime.fromtimestamp(row["block_timestamp"], UTC).isoformat(),
-            "customer": row["customer"],
-            "brand": row["brand"],
-        }
-        if row["categories"] is not None:
-            item["categories"] = self.catalog.category_names(int(row["categories"]))
-            item["purposes"] = self.catalog.purpose_names(int(row["purposes"]))
-        for key in ("expires_at", "notice_hash", "nonce", "reason", "custodian", "root", "size"):
-            if row.get(key) is not None:
-                item[key] = row[key]
-        return item
-
-    def _release_item(self, r: ReleaseReceipt) -> dict[str, Any]:
-        return {
-            "id": r.id,
-            "kind": "released",
-            "block_number": r.block_number,
-            "block_hash": r.block_hash,
-            "timestamp": r.released_at.isoformat(),
-            "customer": r.customer,
-            "brand": r.brand,
-            "categories": self.catalog.category_names(int(r.categories)),
-            "purposes": self.catalog.purpose_names(int(r.purposes)),
-            "fields": json.loads(r.fields),
-        }
-
     def history(
         self,
         *,
@@ -198,59 +167,20 @@ class AuditService:
         after: str | None = None,
         limit: int = 100,
     ) -> dict[str, Any]:
-        """Events and releases in chain order. Paging cuts only between blocks: `next` is the block to
-        resume at (pass it back as `after`)."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InputError(f"limit must be from 1 to {MAX_PAGE}")
-        customer = checksum_address(customer) if customer else None
-        brand = checksum_address(brand) if brand else None
-        wanted = set(kinds or KINDS)
-        if wanted - set(KINDS):
-            raise InputError(f"unknown kinds {sorted(wanted - set(KINDS))}: use some of {list(KINDS)}")
-        try:
-            start = int(after) if after else None
-        except ValueError as exc:
-            raise InputError("after must be the `next` value of a previous page") from exc
-        items = self._collect(customer, brand, wanted, start, limit + 1)
-        if len(items) <= limit:
-            return {"items": items, "next": None}
-        cut = items[limit]["block_number"]
-        page = [i for i in items if i["block_number"] < cut]
-        if not page:  # one block holds more than a page: return that block whole
-            page = [i for i in self._collect(customer, brand, wanted, cut, 1_000_000) if i["block_number"] == cut]
-            cut += 1
-        return {"items": page, "next": str(cut)}
+        """The auditor's view: events (each with its sender) and releases in chain order; `next` is
+        the cursor to pass back as `after` (see services/history.py)."""
+        return self.events.page(customer=customer, brand=brand, kinds=kinds, after=after, limit=limit)
 
-    def _collect(
-        self, customer: str | None, brand: str | None, wanted: set[str], start: int | None, limit: int
-    ) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        event_kinds = sorted(wanted & set(EVENT_KINDS))
-        if event_kinds:
-            rows = queries.history(
-                self._sessions,
-                customer=customer,
-                brand=brand,
-                kinds=event_kinds,
-                from_block=start,
-                limit=min(limit, queries.MAX_LIMIT),
-            )
-            items += [self._event_item(r) for r in rows]
-        if "released" in wanted:
-            receipts = self._receipts(customer=customer, brand=brand, from_block=start, limit=limit)
-            items += [self._release_item(r) for r in receipts]
-        items.sort(key=lambda i: (i["block_number"], i["kind"] == "released", i.get("log_index") or 0))
-        return items[:limit]
+    def customer_history(
+        self, customer: str, *, kinds: Sequence[str] | None = None, after: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """A customer's own view: like `history`, but a rejection only when a custodian (our relayer)
+        or the customer sent it; anyone else's junk items naming the customer are left out."""
+        senders = {*self.custodians, checksum_address(customer)}
+        return self.events.page(customer=customer, kinds=kinds, after=after, limit=limit, rejections_from=senders)
 
     def all_history(self, **filters: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        after = None
-        while True:
-            page = self.history(after=after, limit=MAX_PAGE, **filters)
-            items += page["items"]
-            after = page["next"]
-            if after is None:
-                return items
+        return self.events.everything(**filters)
 
     def consent_receipts(self, customer: str | None = None) -> list[dict[str, Any]]:
         customer = checksum_address(customer) if customer else None

@@ -132,7 +132,7 @@ def history(
 ) -> dict[str, Any]:
     """My grants, revocations, rejections and the releases of my data, in chain order."""
     kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
-    return context.audit.history(customer=principal.address, kinds=kinds, after=after, limit=limit)
+    return context.audit.customer_history(principal.address, kinds=kinds, after=after, limit=limit)
 
 
 @router.get("/consent-receipts")

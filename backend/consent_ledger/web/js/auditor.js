@@ -13,7 +13,7 @@ const KINDS = {
   released: ["Release", ""],
   anchored: ["Anchor", ""],
 };
-const KNOWN = ["id", "kind", "timestamp", "block_number", "customer", "brand", "categories", "purposes", "expires_at", "reason", "size", "root", "tx_hash"];
+const KNOWN = ["id", "kind", "timestamp", "block_number", "customer", "brand", "categories", "purposes", "expires_at", "reason", "size", "root", "tx_hash", "sender"];
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const brands = new Map();
 let cursor = null;
@@ -65,6 +65,7 @@ function eventItem(item) {
       ["Log size", item.size],
       ["Root", mono(item.root)],
       ["Transaction", mono(item.tx_hash)],
+      ["Sent by", mono(item.sender)],
       ...extras(item, KNOWN),
     ]),
   );
