@@ -1,5 +1,6 @@
 """The independent verifier: an exported log and the chain, nothing else. A clean log passes; every
-kind of tampering, and every release no grant covered at its block, is caught."""
+kind of tampering, and every release no grant covered at its block, is caught: each check the
+verifier reports is made to fail here by the fault it exists for."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from api_support import PROFILE
 from consent_ledger.audit import export_file
 from consent_ledger.audit.errors import AuditError
 from consent_ledger.audit.leaf import Leaf, fields_digest
+from consent_ledger.audit.log import Anchor
 from consent_ledger.audit.verifier import verify_log
 from consent_ledger.cli.main import main
+from consent_ledger.errors import ChainError
 
 pytestmark = pytest.mark.chain
 
@@ -24,14 +27,13 @@ def _export(api, path: Path, anchor: bool = True) -> Path:
     context = api.context
     if anchor:
         context.anchorer.anchor_now()
-    header = export_file.LogFile(
+    exported = context.access_log.export(
         context.deployment.chain_id,
         context.ledger.address,
         context.anchorer.sender.address,
         context.deployment.deploy_block,
     )
-    anchors = [{"size": a.size, "root": a.root} for a in context.access_log.anchors()]
-    export_file.write(path, header, context.access_log.leaves(), anchors)
+    export_file.write(path, exported)
     return path
 
 
@@ -188,7 +190,7 @@ def test_unreadable_files(tmp_path) -> None:
     with pytest.raises(AuditError, match="empty"):
         export_file.read(bad)
     bad.write_text('{"format": "something else"}\n')
-    with pytest.raises(AuditError, match="not a version-1"):
+    with pytest.raises(AuditError, match="not a consent-ledger-access-log file of version 1 or 2"):
         export_file.read(bad)
     bad.write_text(
         '{"format": "consent-ledger-access-log", "version": 1, "chain_id": 1, "contract": "0x", "custodian": "0x",'
@@ -196,3 +198,122 @@ def test_unreadable_files(tmp_path) -> None:
     )
     with pytest.raises(AuditError, match="malformed leaf"):
         export_file.read(bad)
+
+
+def _release_and_anchor(api, brand, customer) -> None:
+    """One more release (leaf 3), anchored: the custodian then holds anchors at sizes 3 and 4."""
+    reply = api.client.post(
+        "/v1/releases",
+        json={"customers": [customer.address], "categories": ["contact.email"], "purpose": "marketing.email"},
+        headers=api.sign_in(brand),
+    )
+    assert reply.json()["released"], reply.text
+    api.context.anchorer.anchor_now()
+
+
+def test_a_listed_anchor_that_is_not_on_chain(api, logged) -> None:
+    _, _, path = logged
+    rows = _lines(path)
+    anchor = next(r for r in rows if r.get("type") == "anchor")
+    anchor["root"] = "0x" + "12" * 32  # the custodian claims an anchor the chain never saw
+    _rewrite(path, rows)
+    assert _kinds(_verify(api, path)) == {"anchor_not_on_chain"}
+
+
+def test_a_leaf_line_out_of_place(api, logged) -> None:
+    _, _, path = logged
+    rows = _lines(path)
+    rows[2]["index"] = 5
+    _rewrite(path, rows)
+    report = _verify(api, path)
+    assert ("log_structure", 1) in [(v.kind, v.leaf) for v in report.violations]
+
+
+def test_a_leaf_that_does_not_decode(api, logged) -> None:
+    _, _, path = logged
+    rows = _lines(path)
+    rows[3]["leaf"] = rows[3]["leaf"][:-2]  # one byte short of the fixed layout
+    _rewrite(path, rows)
+    report = _verify(api, path)
+    assert ("log_structure", 2) in [(v.kind, v.leaf) for v in report.violations]
+
+
+def test_consistency_between_anchors_is_checked_from_the_custodians_proof(api, logged) -> None:
+    brand, customers, _ = logged
+    _release_and_anchor(api, brand, customers[1][0])
+    path = _export(api, logged[2].parent / "two-anchors.jsonl", anchor=False)
+    assert _verify(api, path).ok
+    rows = _lines(path)
+    (proof,) = [r for r in rows if r.get("type") == "consistency"]
+    assert (proof["first"], proof["second"]) == (3, 4)
+    proof["proof"][0] = "0x" + "00" * 32  # a proof that does not lead from root 3 to root 4
+    _rewrite(path, rows)
+    assert _kinds(_verify(api, path)) == {"inconsistent_anchors"}
+    _rewrite(path, [r for r in rows if r.get("type") != "consistency"])
+    assert _kinds(_verify(api, path)) == {"consistency_proof_missing"}
+
+
+def test_consistency_is_checked_where_the_leaves_do_not_reach(api, logged) -> None:
+    """With the file cut after leaf 2, the anchor at size 4 cannot be recomputed; the custodian's
+    proof still shows the two anchored roots belong to one growing log, unless it is bent."""
+    brand, customers, path = logged
+    _release_and_anchor(api, brand, customers[1][0])
+    path = _export(api, path.parent / "cut.jsonl", anchor=False)
+    rows = [r for r in _lines(path) if not (r.get("type") == "leaf" and r["index"] == 3)]
+    _rewrite(path, rows)
+    assert _kinds(_verify(api, path)) == {"anchor_beyond_log"}
+    proof = next(r for r in rows if r.get("type") == "consistency")
+    proof["proof"] = proof["proof"][:-1]
+    _rewrite(path, rows)
+    assert _kinds(_verify(api, path)) == {"anchor_beyond_log", "inconsistent_anchors"}
+
+
+def test_a_custodian_that_anchors_a_root_which_does_not_extend_its_last_one(api, logged, tmp_path) -> None:
+    brand, customers, _ = logged
+    context = api.context
+    reply = api.client.post(
+        "/v1/releases",
+        json={"customers": [customers[1][0].address], "categories": ["contact.email"], "purpose": "marketing.email"},
+        headers=api.sign_in(brand),
+    )
+    assert reply.json()["released"], reply.text
+    # The custodian rewrites history: at size 4 it anchors (and records) a root that is not its log's.
+    result = context.ledger.anchor(context.anchorer.sender, bytes.fromhex("ee" * 32), 4)
+    (event,) = result.events
+    context.access_log.record_anchor(
+        Anchor(
+            4,
+            "0x" + "ee" * 32,
+            context.anchorer.sender.address,
+            event.at.tx_hash,
+            event.at.block_number,
+            event.at.block_hash,
+            datetime.now(UTC),
+        )
+    )
+    report = _verify(api, _export(api, tmp_path / "forked.jsonl", anchor=False))
+    assert _kinds(report) == {"inconsistent_anchors", "anchor_root_mismatch"}
+
+
+def test_a_log_for_another_chain_is_not_verified(api, logged) -> None:
+    _, _, path = logged
+    rows = _lines(path)
+    rows[0]["chain_id"] = 1
+    _rewrite(path, rows)
+    with pytest.raises(ChainError, match="the log is for chain 1"):
+        _verify(api, path)
+
+
+def test_the_cli_export_carries_the_proofs_the_verifier_checks(api, chain, logged, tmp_path, monkeypatch, capsys):
+    brand, customers, _ = logged
+    _release_and_anchor(api, brand, customers[1][0])
+    settings = api.context.settings
+    monkeypatch.setenv("CONSENT_RPC_URL", chain.rpc.url)
+    monkeypatch.setenv("CONSENT_DEPLOYMENTS_DIR", str(chain.deployments_dir))
+    monkeypatch.setenv("CONSENT_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("CONSENT_VAR_DIR", str(settings.var_path))
+    out = tmp_path / "cli.jsonl"
+    assert main(["audit", "export", "--out", str(out)]) == 0
+    assert f"wrote 4 leaves, 2 anchors and 1 consistency proofs to {out}" in capsys.readouterr().err
+    assert main(["audit", "verify", "--rpc", chain.rpc.url, "--log", str(out)]) == 0
+    assert "4 leaves, 2 on-chain anchors" in capsys.readouterr().out

@@ -1,18 +1,22 @@
 """The exported access log: a JSON-lines file an auditor can verify with nothing but a chain.
 
 Line 1 is a header, then one line per leaf in index order, then one line per anchor the custodian
-recorded:
+recorded, then (version 2) the consistency proof the custodian serves between each two consecutive
+anchors:
 
-    {"format": "consent-ledger-access-log", "version": 1, "chain_id": 31337, "contract": "0x..",
+    {"format": "consent-ledger-access-log", "version": 2, "chain_id": 31337, "contract": "0x..",
      "custodian": "0x..", "from_block": 1, "size": 3, "exported_at": "..."}
     {"type": "leaf", "index": 0, "leaf": "0x<153 bytes>"}
     {"type": "anchor", "size": 3, "root": "0x..", "tx_hash": "0x..", "block_number": 9}
+    {"type": "consistency", "first": 3, "second": 7, "proof": ["0x<32 bytes>", ...]}
+
+Version-1 files (no consistency lines) are still read; the verifier then reports the proofs missing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +25,8 @@ from typing import Any
 from consent_ledger.audit.errors import AuditError
 
 FORMAT = "consent-ledger-access-log"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -32,34 +37,34 @@ class LogFile:
     from_block: int
     leaves: list[tuple[int, bytes]] = field(default_factory=list)
     anchors: list[dict[str, Any]] = field(default_factory=list)
+    # (first size, second size) -> the custodian's consistency proof between those two anchors
+    proofs: dict[tuple[int, int], list[bytes]] = field(default_factory=dict)
 
 
-def write(path: Path, header: LogFile, leaves: Iterable[bytes], anchors: Iterable[dict[str, Any]]) -> int:
+def write(path: Path, log: LogFile) -> int:
     """Write the file atomically; returns the number of leaves."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    count = 0
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "chain_id": log.chain_id,
+        "contract": log.contract,
+        "custodian": log.custodian,
+        "from_block": log.from_block,
+        "size": len(log.leaves),
+        "exported_at": datetime.now(UTC).isoformat(),
+    }
     with tmp.open("w") as out:
-        rows: list[str] = []
-        for index, leaf in enumerate(leaves):
-            rows.append(json.dumps({"type": "leaf", "index": index, "leaf": "0x" + leaf.hex()}))
-            count += 1
-        head = {
-            "format": FORMAT,
-            "version": VERSION,
-            "chain_id": header.chain_id,
-            "contract": header.contract,
-            "custodian": header.custodian,
-            "from_block": header.from_block,
-            "size": count,
-            "exported_at": datetime.now(UTC).isoformat(),
-        }
         out.write(json.dumps(head) + "\n")
-        for row in rows:
-            out.write(row + "\n")
-        for anchor in anchors:
+        for index, leaf in log.leaves:
+            out.write(json.dumps({"type": "leaf", "index": index, "leaf": "0x" + leaf.hex()}) + "\n")
+        for anchor in log.anchors:
             out.write(json.dumps({"type": "anchor", **anchor}) + "\n")
+        for (first, second), proof in log.proofs.items():
+            row = {"type": "consistency", "first": first, "second": second, "proof": ["0x" + p.hex() for p in proof]}
+            out.write(json.dumps(row) + "\n")
     tmp.replace(path)
-    return count
+    return len(log.leaves)
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -76,6 +81,10 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, value
 
 
+def _hex(value: Any) -> bytes:
+    return bytes.fromhex(str(value).removeprefix("0x"))
+
+
 def read(path: Path) -> LogFile:
     """Parse the file; structural problems raise `AuditError`, content problems are the verifier's."""
     lines = _lines(path)
@@ -83,8 +92,8 @@ def read(path: Path) -> LogFile:
         _, head = next(lines)
     except StopIteration as exc:
         raise AuditError(f"{path} is empty") from exc
-    if head.get("format") != FORMAT or head.get("version") != VERSION:
-        raise AuditError(f"{path} is not a version-{VERSION} {FORMAT} file")
+    if head.get("format") != FORMAT or head.get("version") not in READABLE_VERSIONS:
+        raise AuditError(f"{path} is not a {FORMAT} file of version {' or '.join(map(str, READABLE_VERSIONS))}")
     try:
         log = LogFile(int(head["chain_id"]), str(head["contract"]), str(head["custodian"]), int(head["from_block"]))
     except (KeyError, ValueError, TypeError) as exc:
@@ -93,9 +102,11 @@ def read(path: Path) -> LogFile:
         kind = row.get("type")
         try:
             if kind == "leaf":
-                log.leaves.append((int(row["index"]), bytes.fromhex(str(row["leaf"]).removeprefix("0x"))))
+                log.leaves.append((int(row["index"]), _hex(row["leaf"])))
             elif kind == "anchor":
                 log.anchors.append(row)
+            elif kind == "consistency":
+                log.proofs[(int(row["first"]), int(row["second"]))] = [_hex(p) for p in row["proof"]]
             else:
                 raise AuditError(f"{path}:{number}: unknown line type {kind!r}")
         except (KeyError, ValueError, TypeError) as exc:

@@ -12,6 +12,7 @@ or delete path for leaves or nodes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy import bindparam, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.audit.errors import AuditError, ProofError
+from consent_ledger.audit.export_file import LogFile
 from consent_ledger.audit.leaf import Leaf
 from consent_ledger.audit.merkle import (
     Frontier,
@@ -268,3 +270,21 @@ class AccessLog:
             if row is None:
                 raise NotFoundError(f"no anchor at size {size}")
             return _anchor(row)
+
+    def export(self, chain_id: int, contract: str, custodian: str, from_block: int) -> LogFile:
+        """What the custodian hands an auditor: every leaf, every recorded anchor, and the consistency
+        proof between each two consecutive anchors, from the stored tree (as the API serves them)."""
+        anchors = self.anchors()
+        exported = LogFile(
+            chain_id,
+            contract,
+            custodian,
+            from_block,
+            leaves=list(enumerate(self.leaves())),
+            anchors=[
+                {"size": a.size, "root": a.root, "tx_hash": a.tx_hash, "block_number": a.block_number} for a in anchors
+            ],
+        )
+        for first, second in itertools.pairwise(anchors):
+            exported.proofs[(first.size, second.size)] = self.consistency_proof(first.size, second.size)
+        return exported

@@ -1,13 +1,17 @@
 """The independent verifier: an exported log file and a JSON-RPC endpoint, nothing else.
 
-It recomputes the Merkle tree from the leaves; checks every anchor the custodian wrote on-chain
-against the recomputed root at that size, and consecutive anchors for consistency; flags leaves no
-on-chain anchor covers; and re-checks every release against the grant state at the block it was
-decided at (one batch-view eth_call per block, pinned by number after checking the block hash).
+It recomputes the Merkle tree from the leaves; checks that every anchor the file lists is on-chain;
+checks every anchor the custodian wrote on-chain against the recomputed root at that size; checks
+the custodian's consistency proof between each two consecutive on-chain anchors against those two
+roots alone; flags leaves no on-chain anchor covers; and re-checks every release against the grant
+state at the block it was decided at (one batch-view eth_call per block, pinned by number after
+checking the block hash). Each check can fail on its own; tests/integration/test_audit_verifier.py
+makes each one fail.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,16 +88,56 @@ def _onchain_anchors(rpc: RpcClient, log: LogFile) -> list[Anchored]:
     return [e for e in decode_logs(raw, log.contract) if isinstance(e, Anchored)]
 
 
-def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Report) -> None:
-    anchors = sorted(_onchain_anchors(rpc, log), key=lambda a: a.size)
-    report.anchors = len(anchors)
-    onchain = {a.size: a.root.lower() for a in anchors}
+def _listed_anchor(listed: dict[str, Any]) -> tuple[int, str] | None:
+    try:
+        return int(listed["size"]), str(listed["root"]).lower()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_listed_anchors(log: LogFile, onchain: dict[int, str], report: Report) -> None:
+    """Every anchor the file lists must be one the custodian wrote on-chain."""
     for listed in log.anchors:
-        if onchain.get(int(listed.get("size", -1))) != str(listed.get("root", "")).lower():
+        anchor = _listed_anchor(listed)
+        if anchor is None or onchain.get(anchor[0]) != anchor[1]:
             report.violations.append(
                 Violation("anchor_not_on_chain", f"the file's anchor at size {listed.get('size')} is not on-chain")
             )
-    previous: Anchored | None = None
+
+
+def _check_consistency(log: LogFile, previous: Anchored, anchor: Anchored, report: Report) -> None:
+    """The custodian's proof that the log at `previous` is a prefix of the log at `anchor`, checked
+    against the two roots on-chain alone (not the file's leaves): the custodian's anchors form one
+    append-only history, including where the file's leaves do not reach."""
+    sizes = (previous.size, anchor.size)
+    proof = log.proofs.get(sizes)
+    if proof is None:
+        report.violations.append(
+            Violation(
+                "consistency_proof_missing",
+                f"the file carries no consistency proof from size {sizes[0]} to {sizes[1]} "
+                "(ask the custodian for GET /v1/audit/consistency, or a new export)",
+            )
+        )
+        return
+    try:
+        verify_consistency(*sizes, bytes.fromhex(previous.root[2:]), bytes.fromhex(anchor.root[2:]), proof)
+    except (ProofError, RootMismatchError) as error:
+        report.violations.append(
+            Violation(
+                "inconsistent_anchors",
+                f"sizes {sizes[0]} -> {sizes[1]}: the roots anchored on-chain (tx {previous.at.tx_hash}, "
+                f"{anchor.at.tx_hash}) are not shown to be one growing log: {error}",
+            )
+        )
+
+
+def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Report) -> None:
+    anchors = sorted(_onchain_anchors(rpc, log), key=lambda a: a.size)
+    report.anchors = len(anchors)
+    _check_listed_anchors(log, {a.size: a.root.lower() for a in anchors}, report)
+    for previous, anchor in itertools.pairwise(anchors):
+        _check_consistency(log, previous, anchor, report)
     for anchor in anchors:
         if anchor.size > tree.size:
             report.violations.append(
@@ -109,22 +153,6 @@ def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Repor
                     f" (tx {anchor.at.tx_hash})",
                 )
             )
-            continue
-        if previous is not None:
-            try:
-                proof = tree.consistency_proof(previous.size, anchor.size)
-                verify_consistency(
-                    previous.size,
-                    anchor.size,
-                    bytes.fromhex(previous.root[2:]),
-                    bytes.fromhex(anchor.root[2:]),
-                    proof,
-                )
-            except (ProofError, RootMismatchError) as error:
-                report.violations.append(
-                    Violation("inconsistent_anchors", f"sizes {previous.size} -> {anchor.size}: {error}")
-                )
-        previous = anchor
     covered = max((a.size for a in anchors if a.size <= tree.size), default=0)
     if tree.size > covered:
         report.violations.append(

@@ -109,10 +109,15 @@ def _verify_figure(settings: Settings, releases: int, progress: Progress) -> dic
         custodian = ledger.sender(ANVIL_DEFAULT_KEY)
         ledger.anchor(custodian, tree.root(), tree.size)
         path = chain.root / "log.jsonl"
-        header = export_file.LogFile(
-            chain.deployment.chain_id, ledger.address, custodian.address, chain.deployment.deploy_block
+        exported = export_file.LogFile(
+            chain.deployment.chain_id,
+            ledger.address,
+            custodian.address,
+            chain.deployment.deploy_block,
+            leaves=list(enumerate(encoded)),
+            anchors=[{"size": tree.size, "root": "0x" + tree.root().hex()}],
         )
-        export_file.write(path, header, encoded, [])
+        export_file.write(path, exported)
         progress(f"verifying {releases} releases from the file and the chain")
         began = time.perf_counter()
         report = verify_log(RpcClient(chain.url), export_file.read(path))

@@ -47,20 +47,19 @@ def cmd_export(args: argparse.Namespace) -> int:
             anchored = context.anchorer.anchor_now()
             if anchored is not None:
                 say(f"anchored size {anchored.size} in block {anchored.block_number}")
-        header = export_file.LogFile(
+        exported = context.access_log.export(
             context.deployment.chain_id,
             context.ledger.address,
             context.anchorer.sender.address,
             context.deployment.deploy_block,
         )
-        anchors = [
-            {"size": a.size, "root": a.root, "tx_hash": a.tx_hash, "block_number": a.block_number}
-            for a in context.access_log.anchors()
-        ]
-        count = export_file.write(args.out, header, context.access_log.leaves(), anchors)
+        count = export_file.write(args.out, exported)
     finally:
         context.close()
-    say(f"wrote {count} leaves and {len(anchors)} anchors to {args.out}")
+    say(
+        f"wrote {count} leaves, {len(exported.anchors)} anchors and {len(exported.proofs)} consistency proofs "
+        f"to {args.out}"
+    )
     return 0
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum_address
-from consent_ledger.audit import export_file
 from consent_ledger.audit.anchoring import Anchorer
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.audit.verifier import verify_log
@@ -212,13 +211,11 @@ class AuditService:
         """Anchor what is pending, then run the independent verifier over the log as exported."""
         with self._verify_lock:
             self.anchorer.anchor_now()
-            log = export_file.LogFile(
+            log = self.log.export(
                 self.deployment.chain_id,
                 self.deployment.address,
                 self.anchorer.sender.address,
                 self.deployment.deploy_block,
-                leaves=list(enumerate(self.log.leaves())),
-                anchors=[{"size": a.size, "root": a.root} for a in self.log.anchors()],
             )
             report = verify_log(self.ledger.rpc, log)
             self._verification = {
