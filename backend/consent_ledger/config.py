@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     auditors: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated addresses")
     anchor_every_leaves: int = Field(default=100, ge=1, description="anchor once this many leaves are unanchored")
     anchor_every_seconds: float = Field(default=60.0, gt=0, description="...or once this much time has passed")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="largest request body (413 above)")
     max_check_questions: int = 10_000
     max_release_customers: int = 1_000
 

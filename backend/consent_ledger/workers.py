@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from consent_ledger.errors import LedgerError
+from consent_ledger.redaction import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class BackgroundLoop:
             try:
                 busy = self._step()
             except LedgerError as error:
-                log.warning("%s: %s (will retry)", self.name, error)
+                log.warning("%s: %s (will retry)", self.name, redact_text(str(error)))
             except Exception:  # keep the worker alive; its state is in the database
                 log.exception("%s: unexpected error", self.name)
             if not busy:

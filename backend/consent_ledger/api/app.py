@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from consent_ledger import __version__
 from consent_ledger.api import problems
+from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.routes import audit, auth, brand, customer, public
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
@@ -42,6 +43,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     for module in (public, auth, customer, brand, audit):
         app.include_router(module.router)
     if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step

@@ -1,15 +1,17 @@
-"""The audit log's errors, all under `consent_ledger.errors.LedgerError`.
+"""The audit log's errors, all under `consent_ledger.errors.ServerError`.
 
 `ProofError`: a proof (or the index and sizes it is asked for) is malformed and cannot be checked at all.
 `RootMismatchError`: a well-formed proof leads to another root than the one trusted: something was altered.
+Both are faults of the log being checked, never of an API caller (the API checks indexes and sizes it is
+given before asking for a proof): `AuditError` is a `ServerError`.
 """
 
 from __future__ import annotations
 
-from consent_ledger.errors import LedgerError
+from consent_ledger.errors import ServerError
 
 
-class AuditError(LedgerError):
+class AuditError(ServerError):
     """The tamper-evident audit log refused or failed an operation."""
 
 

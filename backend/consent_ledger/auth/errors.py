@@ -1,15 +1,15 @@
 """Errors raised by sign-in, bearer tokens and role checks.
 
-All derive from `AuthError`, itself a `LedgerError`, so the API can map the whole family in one place
+All derive from `AuthError`, itself a `ClientError`, so the API can map the whole family in one place
 (typically: `ForbiddenError` to 403, the others to 401).
 """
 
 from __future__ import annotations
 
-from consent_ledger.errors import LedgerError
+from consent_ledger.errors import ClientError
 
 
-class AuthError(LedgerError):
+class AuthError(ClientError):
     """Authentication or authorisation failed."""
 
 

@@ -21,7 +21,7 @@ def connect(settings: Settings) -> tuple[Ledger, Deployment]:
         raise DeploymentError(
             f"the contract recorded in deployments/{chain_id}.json ({deployment.address}) "
             f"is not on the chain "
-            f"at {settings.rpc_url} (was the devnet reset?): run `consent-ledger deploy`"
+            f"at {rpc.display_url} (was the devnet reset?): run `consent-ledger deploy`"
         )
     return Ledger(rpc, deployment.address, _abi_for(settings, deployment)), deployment
 

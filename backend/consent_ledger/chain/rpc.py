@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from consent_ledger.errors import NodeUnavailableError, RpcError
+from consent_ledger.redaction import redact_url
 
 # A number, a tag ("latest", "safe", "finalized"...), or an EIP-1898 object such as
 # {"blockHash": "0x...", "requireCanonical": True}, which pins a call to one exact block.
@@ -30,8 +31,9 @@ class RpcClient:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise NodeUnavailableError(f"unsupported RPC URL {url!r}: use http:// or https://")
-        self.url = url
+            raise NodeUnavailableError(f"unsupported RPC URL {redact_url(url)!r}: use http:// or https://")
+        self.url = url  # may hold the provider's API key: messages use `display_url`
+        self.display_url = redact_url(url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
@@ -65,10 +67,10 @@ class RpcClient:
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
                 if attempt == 2:
-                    raise NodeUnavailableError(f"no answer from {self.url}: {exc}") from exc
+                    raise NodeUnavailableError(f"no answer from {self.display_url}: {exc}") from exc
                 continue
             if response.status != 200:
-                raise NodeUnavailableError(f"{self.url} answered HTTP {response.status}: {payload[:200]!r}")
+                raise NodeUnavailableError(f"{self.display_url} answered HTTP {response.status}: {payload[:200]!r}")
             return json.loads(payload)
         raise AssertionError("unreachable")
 

@@ -144,4 +144,4 @@ class TxSender:
 
 def require_code(rpc: RpcClient, address: str) -> None:
     if rpc.get_code(address) in ("0x", "0x0", ""):
-        raise ChainError(f"no contract at {address} on chain {rpc.chain_id()} ({rpc.url})")
+        raise ChainError(f"no contract at {address} on chain {rpc.chain_id()} ({rpc.display_url})")

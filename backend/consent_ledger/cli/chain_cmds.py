@@ -95,6 +95,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(f"chain: {error}")
         return 1
     live = "live" if still_deployed(rpc, deployment) else "NOT on this chain (run `consent-ledger deploy`)"
-    say(f"chain {chain_id} at {settings.rpc_url}, block {rpc.block_number()}")
+    say(f"chain {chain_id} at {rpc.display_url}, block {rpc.block_number()}")
     say(f"{deployment.contract} at {deployment.address}: {live}")
     return 0

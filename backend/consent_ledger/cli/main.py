@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from consent_ledger import __version__
 from consent_ledger.cli import audit_cmds, backend_cmds, bench_cmds, chain_cmds, wallet_cmds
 from consent_ledger.errors import LedgerError
+from consent_ledger.redaction import redact_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except LedgerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact_text(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,7 +8,6 @@ from consent_ledger.vault.errors import (
     CryptoError,
     ErasedError,
     TamperedError,
-    VaultError,
     WrongMasterKeyError,
 )
 from consent_ledger.vault.store import FieldValue, Vault
@@ -20,6 +19,5 @@ __all__ = [
     "MasterKey",
     "TamperedError",
     "Vault",
-    "VaultError",
     "WrongMasterKeyError",
 ]

@@ -1,25 +1,22 @@
-"""The vault's errors, all under `consent_ledger.errors.LedgerError`.
+"""The vault's errors, in the one hierarchy of `consent_ledger.errors`.
 
 Bad input (unknown category, malformed address, oversized value) raises the shared `InputError`; a short or
 malformed master key raises the shared `ConfigError`; a customer the vault holds nothing for raises the shared
-`NotFoundError`.
+`NotFoundError`. A ciphertext that fails authentication is our fault, never the caller's: `CryptoError`
+is a `ServerError`.
 """
 
 from __future__ import annotations
 
-from consent_ledger.errors import LedgerError
+from consent_ledger.errors import GoneError, ServerError
 
 
-class VaultError(LedgerError):
-    """The customer data vault refused or failed an operation."""
-
-
-class ErasedError(VaultError):
+class ErasedError(GoneError):
     """The customer's data was erased (GDPR art. 17); the vault accepts no new data for them."""
 
 
-class CryptoError(VaultError):
-    """Encryption or decryption failed."""
+class CryptoError(ServerError):
+    """Encryption or decryption failed: the stored data or the configured key is wrong, not the request."""
 
 
 class TamperedError(CryptoError):

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from consent_ledger.api.deps import ContextDep
 from consent_ledger.errors import ChainError
+from consent_ledger.redaction import redact_text
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -32,5 +33,5 @@ def health(context: ContextDep) -> dict[str, Any]:
         chain["block"] = context.ledger.rpc.block_number()
         chain["ok"] = True
     except ChainError as error:
-        chain.update(ok=False, error=str(error))
+        chain.update(ok=False, error=redact_text(str(error)))
     return {"chain": chain, "outbox": context.outbox.counts()}
