@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from consent_ledger.redaction import redact_url
-
 
 class LedgerError(Exception):
     """Root of every error Consent Ledger raises on purpose. Never raised itself: raise a subclass of
@@ -56,13 +54,13 @@ class NodeUnavailableError(ChainError):
 
 
 class WrongChainError(ChainError):
-    """The node is on a different chain than expected."""
+    """The node is on a different chain than expected; `url` is the node as shown to people (redacted)."""
 
     def __init__(self, expected: int, actual: int, url: str) -> None:
         self.expected = expected
         self.actual = actual
         super().__init__(
-            f"the node at {redact_url(url)} is on chain {actual}, expected {expected}: "
+            f"the node at {url} is on chain {actual}, expected {expected}: "
             "are you connected to the right network?"
         )
 

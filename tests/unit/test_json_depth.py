@@ -11,8 +11,8 @@ from consent_ledger.json_depth import MAX_DEPTH, too_deep
 
 
 def reference(text: bytes) -> tuple[int, bool]:
-    """Read `text` one character at a time: how deep it nests before a closing bracket has nothing to
-    close (as deep as a parser would recurse), and whether its brackets pair up."""
+    """Read `text` one character at a time: how deep it nests before a parser would stop (a closing
+    bracket with nothing to close, a backslash outside a string), and whether its brackets pair up."""
     depth = deepest = 0
     in_string = escaped = False
     for byte in text:
@@ -26,6 +26,8 @@ def reference(text: bytes) -> tuple[int, bool]:
                 in_string = False
         elif char == '"':
             in_string = True
+        elif char == "\\":
+            return deepest, False
         elif char in "[{":
             depth += 1
             deepest = max(deepest, depth)

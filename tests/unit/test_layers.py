@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"relayer", "audit", "indexer"},
     {"chain", "vault", "auth", "brands", "releases"},
     {"db", "catalog", "config", "addresses", "workers"},
-    {"errors", "domain"},
+    {"errors", "domain", "redaction", "json_depth"},
 ]
 RANK = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 

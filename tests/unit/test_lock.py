@@ -16,13 +16,23 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _locked() -> dict[str, Requirement]:
-    pins: dict[str, Requirement] = {}
+def _pins() -> list[Requirement]:
+    """Every pin line; a package may be pinned twice, once per Python version range (markers differ)."""
+    pins = []
     for line in (ROOT / "requirements.lock").read_text().splitlines():
         if not line or line[0] in " #":
             continue
-        requirement = Requirement(line.removesuffix("\\").strip())
-        pins[canonicalize_name(requirement.name)] = requirement
+        pins.append(Requirement(line.removesuffix("\\").strip()))
+    return pins
+
+
+def _locked() -> dict[str, Requirement]:
+    """One pin per package: the one whose marker holds here when a package is pinned more than once."""
+    pins: dict[str, Requirement] = {}
+    for requirement in _pins():
+        name = canonicalize_name(requirement.name)
+        if name not in pins or requirement.marker is None or requirement.marker.evaluate():
+            pins[name] = requirement
     return pins
 
 
@@ -52,7 +62,7 @@ def test_every_declared_dependency_is_pinned_within_its_range() -> None:
 def test_every_pin_carries_a_hash() -> None:
     lines = (ROOT / "requirements.lock").read_text().splitlines()
     pins = [i for i, line in enumerate(lines) if line and line[0] not in " #"]
-    assert len(pins) == len(_locked())
+    assert len(pins) == len(_pins())
     unhashed = [lines[i] for i in pins if not lines[i + 1].strip().startswith("--hash=sha256:")]
     assert not unhashed, f"pins without a hash (pip would refuse the lock): {unhashed}"
 
