@@ -60,8 +60,7 @@ class WrongChainError(ChainError):
         self.expected = expected
         self.actual = actual
         super().__init__(
-            f"the node at {url} is on chain {actual}, expected {expected}: "
-            "are you connected to the right network?"
+            f"the node at {url} is on chain {actual}, expected {expected}: are you connected to the right network?"
         )
 
 

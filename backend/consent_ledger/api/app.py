@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from consent_ledger import __version__
 from consent_ledger.api import problems
 from consent_ledger.api.body_limits import BodyLimits
+from consent_ledger.api.headers import SecurityHeaders
 from consent_ledger.api.routes import audit, auth, brand, customer, public
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
@@ -43,7 +44,9 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    # Middlewares, innermost first: the body is read (and bounded) last, every response gets the headers.
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     for module in (public, auth, customer, brand, audit):
         app.include_router(module.router)
     if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from consent_ledger.config import Settings
+from consent_ledger.redaction import redact_text
 
 
 def add_rpc_flag(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +23,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def say(message: str) -> None:
-    """Progress for people, on stderr so stdout stays machine-readable."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress for people, on stderr so stdout stays machine-readable; URLs in it are redacted."""
+    print(redact_text(message), file=sys.stderr, flush=True)
 
 
 def emit_json(data: Any) -> None:
