@@ -28,6 +28,7 @@ from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.errors import ConfigError
 from consent_ledger.indexer.runner import Indexer
+from consent_ledger.local_secrets import RETIRED_MASTER_KEY_ID, load_secrets, refuse_retired_master_key
 from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.relayer.submitter import Submitter
 from consent_ledger.relayer.worker import RelayerWorker
@@ -129,13 +130,35 @@ def make_indexer(settings: Settings, storage: Storage) -> Indexer:
     )
 
 
+def _refuse_a_foreign_vault(vault: Vault, engine: Engine, source: str) -> None:
+    """Start only on a database whose vault data this installation's master key can read."""
+    foreign = vault.foreign_master_keys()
+    if not foreign:
+        return
+    named = [
+        f"{key} (the public development key of earlier versions)" if key == RETIRED_MASTER_KEY_ID else key
+        for key in foreign
+    ]
+    database = engine.url.render_as_string(hide_password=True)
+    raise ConfigError(
+        f"the database {database} holds customer data encrypted under master key {', '.join(named)}, "
+        f"not under this installation's key {vault.master_key_id} (from {source}): it cannot be read, so nothing "
+        "starts on it. If it is development data, delete that database and start again (`consent-ledger seed` "
+        "writes the demo data anew); otherwise set CONSENT_MASTER_KEY to the key it was made with."
+    )
+
+
 def build_context(settings: Settings) -> AppContext:
     """Migrate the database, connect to the chain, and wire the services."""
     settings.check_production()
     storage = open_storage(settings)
     ledger, deployment, engine, sessions = storage.ledger, storage.deployment, storage.engine, storage.sessions
     catalog = default_catalog()
-    vault = Vault(sessions, MasterKey.from_string(settings.master_key.get_secret_value()), catalog)
+    secrets = load_secrets(settings)
+    master = MasterKey.from_string(secrets.master_key)
+    refuse_retired_master_key(master.key_id)
+    vault = Vault(sessions, master, catalog)
+    _refuse_a_foreign_vault(vault, engine, secrets.master_key_source)
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)
     gatekeeper = Gatekeeper(ledger, settings.confirmations)
@@ -150,7 +173,7 @@ def build_context(settings: Settings) -> AppContext:
     )
     access_log = AccessLog(sessions)
     anchorer = Anchorer(access_log, ledger, sender, settings.anchor_every_leaves, settings.anchor_every_seconds)
-    signer = TokenSigner(settings.token_secret.get_secret_value().encode(), settings.token_ttl)
+    signer = TokenSigner(secrets.token_secret, settings.token_ttl)
     auth = SessionService(
         SqlNonceStore(sessions, ttl_seconds=600),
         signer,

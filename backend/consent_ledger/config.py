@@ -18,10 +18,8 @@ API_PORT = 8000
 DEVNET_CHAIN_ID = 31337  # anvil's chain id: the local devnet
 ANVIL_DEFAULT_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ANVIL_RELAYER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-# Development-only secrets, refused when CONSENT_ENV=production.
-DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcy0hISE="  # base64 of 32 bytes, public on purpose
-DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-0123456789"  # noqa: S105 -- refused in production
-DEV_SECRETS = frozenset({DEV_MASTER_KEY, DEV_TOKEN_SECRET, ANVIL_DEFAULT_KEY, ANVIL_RELAYER_KEY})
+# Public keys, refused as the relayer's when CONSENT_ENV=production.
+DEV_SECRETS = frozenset({ANVIL_DEFAULT_KEY, ANVIL_RELAYER_KEY})
 
 
 def _default_root() -> Path:
@@ -49,8 +47,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: an SQLite file per deployment under var/"
     )
-    master_key: SecretStr = Field(default=SecretStr(DEV_MASTER_KEY), description="vault master key, base64 32 bytes")
-    token_secret: SecretStr = Field(default=SecretStr(DEV_TOKEN_SECRET), description="HMAC key for bearer tokens")
+    master_key: SecretStr | None = Field(
+        default=None, description="vault master key, base64 or hex of 32 bytes; default: generated under var/secrets/"
+    )
+    token_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for bearer tokens (32+ bytes); default: generated under var/secrets/"
+    )
     token_ttl: int = Field(default=900, ge=60, le=86_400)
     relayer_key: SecretStr | None = Field(default=None, description="hex key (dev); prefer relayer_keystore")
     relayer_keystore: Path | None = None
@@ -89,14 +91,14 @@ class Settings(BaseSettings):
         return names
 
     def check_production(self) -> None:
-        """Refuse development secrets (and a missing relayer key) when CONSENT_ENV=production."""
+        """Refuse missing secrets, public keys and a missing relayer key or database when CONSENT_ENV=production."""
         if self.env != "production":
             return
         problems = []
-        if self.master_key.get_secret_value() in DEV_SECRETS:
-            problems.append("CONSENT_MASTER_KEY is the development key")
-        if self.token_secret.get_secret_value() in DEV_SECRETS:
-            problems.append("CONSENT_TOKEN_SECRET is the development secret")
+        if self.master_key is None:
+            problems.append("CONSENT_MASTER_KEY is not set (every replica needs the same one)")
+        if self.token_secret is None:
+            problems.append("CONSENT_TOKEN_SECRET is not set (every replica needs the same one)")
         if self.relayer_key is not None and self.relayer_key.get_secret_value() in DEV_SECRETS:
             problems.append("CONSENT_RELAYER_KEY is a public anvil key")
         if self.relayer_key is None and self.relayer_keystore is None:

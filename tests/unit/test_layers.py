@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"composition"},
     {"services"},
     {"relayer", "audit", "indexer"},
-    {"chain", "vault", "auth", "brands", "releases"},
+    {"chain", "vault", "auth", "brands", "releases", "local_secrets"},
     {"db", "catalog", "config", "addresses", "workers"},
     {"errors", "domain", "redaction", "json_depth"},
 ]

@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from consent_ledger.chain.keystore import create_keystore
 from consent_ledger.composition import relayer_key
-from consent_ledger.config import ANVIL_RELAYER_KEY, DEV_MASTER_KEY, Settings
+from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
 from consent_ledger.errors import ConfigError
 
 REAL = {
@@ -25,10 +25,13 @@ def test_env_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.auditors == ["0xAbc", "0xdef"]
     assert settings.relayer_batch_size == 120
     assert settings.database_url is None  # an SQLite file per deployment, chosen at start-up
-    assert "master" not in repr(settings.master_key)
+    assert settings.master_key is None  # generated for this installation at start-up (local_secrets)
+    assert settings.token_secret is None
+    monkeypatch.setenv("CONSENT_MASTER_KEY", "q" * 43 + "=")
+    assert "q" * 43 not in repr(Settings())
 
 
-def test_development_secrets_are_fine_in_development() -> None:
+def test_generated_secrets_are_fine_in_development() -> None:
     Settings(env="development").check_production()
 
 
@@ -39,8 +42,6 @@ def test_production_refuses_each_development_default(dev_value: str) -> None:
         values["relayer_key"] = SecretStr(ANVIL_RELAYER_KEY)
     elif dev_value == "database_url":
         del values["database_url"]
-    elif dev_value == "master_key":
-        values["master_key"] = SecretStr(DEV_MASTER_KEY)
     else:
         del values[dev_value]
     with pytest.raises(ConfigError, match="refusing to start in production"):

@@ -226,6 +226,17 @@ class Vault:
             checked[name] = (category, value)
         return checked
 
+    @property
+    def master_key_id(self) -> str:
+        return self._master.key_id
+
+    def foreign_master_keys(self) -> list[str]:
+        """Fingerprints of the other master keys that wrapped data keys in this database (none, normally:
+        a database made under another key is unreadable with this one)."""
+        with self._sessions() as session:
+            query = select(CustomerKey.master_key_id).where(CustomerKey.master_key_id != self._master.key_id)
+            return sorted(set(session.scalars(query.distinct())))
+
     def _data_key(self, session: Session, address: str, now: datetime) -> bytes:
         """The customer's data key: unwrapped from its row, or made, wrapped and stored on first use."""
         key_row = session.get(CustomerKey, address)
