@@ -4,8 +4,12 @@ encrypted under another key."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import os
 import stat
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +19,6 @@ from pydantic import SecretStr
 
 from api_support import AUDITOR, PROFILE, api_settings
 from consent_ledger.api.app import create_app
-from consent_ledger.auth.tokens import TokenSigner
 from consent_ledger.catalog import default_catalog
 from consent_ledger.composition import build_context, open_storage
 from consent_ledger.errors import ConfigError
@@ -28,14 +31,24 @@ OLD_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production-0123456789"
 OLD_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcy0hISE="
 
 
+def _old_style_token(address: str, roles: list[str], secret: bytes) -> str:
+    """A bearer token as anyone could make one with the secret config.py used to ship (the format then)."""
+    now = int(time.time())
+    payload = {"sub": address, "roles": roles, "iat": now, "exp": now + 900, "jti": "forged"}
+    segment = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    return f"{segment}.{_b64(hmac.new(secret, segment.encode(), hashlib.sha256).digest())}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_a_token_signed_with_the_old_public_secret_opens_nothing(chain, db_url, tmp_path) -> None:
-    forged = TokenSigner(OLD_TOKEN_SECRET.encode(), 900).issue(
-        AUDITOR.address, {"auditor", "customer"}, datetime.now(UTC)
-    )
+    forged = _old_style_token(AUDITOR.address, ["auditor", "customer"], OLD_TOKEN_SECRET.encode())
     app = create_app(api_settings(chain, db_url, tmp_path), run_relayer=False)
     with TestClient(app) as client:
         reply = client.get("/v1/audit/history", headers={"Authorization": f"Bearer {forged}"})
@@ -48,7 +61,7 @@ def test_secrets_are_made_once_per_installation_and_kept_private(chain, db_url, 
     folder = tmp_path / "var" / "secrets"
     first = build_context(settings)
     try:
-        token = first.auth.signer.issue(Account.create().address, {"customer"}, datetime.now(UTC))
+        token = first.auth.signer.issue(Account.create().address, datetime.now(UTC))
         first.vault.put_fields(AUDITOR.address, {"email": ("contact.email", PROFILE["email"]["value"])})
     finally:
         first.close()

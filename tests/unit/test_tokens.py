@@ -1,4 +1,4 @@
-"""Bearer tokens (HMAC-signed, short-lived), roles and the in-memory nonce store."""
+"""Bearer tokens (HMAC-signed, short-lived, identity only), roles and the in-memory nonce store."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from consent_ledger.auth import (
     MIN_SECRET_BYTES,
     ForbiddenError,
+    Identity,
     MemoryNonceStore,
     Principal,
     Role,
@@ -45,22 +46,17 @@ def unb64(segment: str) -> bytes:
 
 
 def test_issue_verify_round_trip(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS.lower(), frozenset({"customer", "brand"}), NOW)
-    principal = signer.verify(token, NOW + timedelta(seconds=10))
-    assert principal == Principal(
-        address=ADDRESS,
-        roles=frozenset({"brand", "customer"}),
-        expires_at=datetime(2026, 3, 1, 12, 15, 0, tzinfo=UTC),
-    )
+    token = signer.issue(ADDRESS.lower(), NOW)
+    identity = signer.verify(token, NOW + timedelta(seconds=10))
+    assert identity == Identity(address=ADDRESS, expires_at=datetime(2026, 3, 1, 12, 15, 0, tzinfo=UTC))
 
 
 def test_payload_layout(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS, frozenset({Role.CUSTOMER, Role.AUDITOR}), NOW)
+    token = signer.issue(ADDRESS, NOW)
     payload_segment, mac_segment = token.split(".")
     payload = json.loads(unb64(payload_segment))
-    assert set(payload) == {"sub", "roles", "iat", "exp", "jti"}
+    assert set(payload) == {"sub", "iat", "exp", "jti"}  # who signed in, never what they may do
     assert payload["sub"] == ADDRESS
-    assert payload["roles"] == ["auditor", "customer"]
     assert payload["exp"] - payload["iat"] == TTL
     assert payload["iat"] == int(NOW.timestamp())
     assert len(unb64(mac_segment)) == 32
@@ -68,20 +64,13 @@ def test_payload_layout(signer: TokenSigner) -> None:
 
 
 def test_each_token_has_its_own_id(signer: TokenSigner) -> None:
-    first = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
-    second = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
+    first = signer.issue(ADDRESS, NOW)
+    second = signer.issue(ADDRESS, NOW)
     assert first != second
 
 
-def test_roles_survive_as_role_members(signer: TokenSigner) -> None:
-    roles = roles_for(BRAND, {BRAND: "Acme"}, set())
-    principal = signer.verify(signer.issue(BRAND, roles, NOW), NOW)
-    assert principal.roles == {Role.CUSTOMER, Role.BRAND}
-    require(principal, Role.BRAND)
-
-
 def test_expired(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
+    token = signer.issue(ADDRESS, NOW)
     expires_at = datetime(2026, 3, 1, 12, 15, 0, tzinfo=UTC)
     signer.verify(token, expires_at - timedelta(microseconds=1))
     with pytest.raises(TokenError, match="expired"):
@@ -91,17 +80,17 @@ def test_expired(signer: TokenSigner) -> None:
 
 
 def test_tampered_payload(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
+    token = signer.issue(ADDRESS, NOW)
     payload_segment, mac_segment = token.split(".")
     payload = json.loads(unb64(payload_segment))
-    payload["roles"] = ["auditor", "customer"]
+    payload["sub"] = AUDITOR
     forged = b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()) + "." + mac_segment
     with pytest.raises(TokenError, match="signature"):
         signer.verify(forged, NOW)
 
 
 def test_tampered_mac(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
+    token = signer.issue(ADDRESS, NOW)
     payload_segment, mac_segment = token.split(".")
     mac = bytearray(unb64(mac_segment))
     mac[0] ^= 1
@@ -110,7 +99,7 @@ def test_tampered_mac(signer: TokenSigner) -> None:
 
 
 def test_non_canonical_base64_is_refused(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
+    token = signer.issue(ADDRESS, NOW)
     payload_segment, mac_segment = token.split(".")
     # 32 bytes -> 43 characters whose last one carries 2 unused bits: setting one still decodes the same.
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -120,7 +109,7 @@ def test_non_canonical_base64_is_refused(signer: TokenSigner) -> None:
 
 
 def test_wrong_secret(signer: TokenSigner) -> None:
-    token = signer.issue(ADDRESS, frozenset({"customer"}), NOW)
+    token = signer.issue(ADDRESS, NOW)
     other = TokenSigner(bytes(reversed(SECRET)), ttl_seconds=TTL)
     with pytest.raises(TokenError, match="signature"):
         other.verify(token, NOW)
@@ -136,7 +125,7 @@ def test_malformed_tokens(signer: TokenSigner, token: str) -> None:
 
 
 def test_validly_signed_but_wrong_shape_payload_is_refused(signer: TokenSigner) -> None:
-    segment = b64(b'{"sub":"0xabc","roles":[],"iat":0,"exp":99999999999,"jti":"x"}')
+    segment = b64(b'{"sub":"0xabc","iat":0,"exp":99999999999,"jti":"x"}')
     mac = signer._mac(segment)  # only reachable with the secret: tests the defence in depth
     with pytest.raises(TokenError, match="checksummed"):
         signer.verify(f"{segment}.{b64(mac)}", NOW)
@@ -160,31 +149,28 @@ def test_secret_is_not_in_repr(signer: TokenSigner) -> None:
 
 def test_issue_refuses_bad_input(signer: TokenSigner) -> None:
     with pytest.raises(InputError, match="not an Ethereum address"):
-        signer.issue("0x1234", frozenset({"customer"}), NOW)
-    with pytest.raises(InputError, match="non-empty"):
-        signer.issue(ADDRESS, frozenset({""}), NOW)
+        signer.issue("0x1234", NOW)
     with pytest.raises(InputError, match="timezone-aware"):
-        signer.issue(ADDRESS, frozenset({"customer"}), NOW.replace(tzinfo=None))
+        signer.issue(ADDRESS, NOW.replace(tzinfo=None))
 
 
 # --- roles -------------------------------------------------------------------------------------------
 
 
 def test_roles_for_plain_customer() -> None:
-    assert roles_for(ADDRESS, {BRAND: "Acme"}, {AUDITOR}) == {Role.CUSTOMER}
+    assert roles_for(ADDRESS, is_brand=False, auditors={AUDITOR}) == {Role.CUSTOMER}
 
 
 def test_roles_for_brand_and_auditor_match_case_insensitively() -> None:
-    brands = {BRAND.lower(): "Acme"}
     auditors = {"0x" + AUDITOR[2:].upper()}
-    assert roles_for(BRAND, brands, auditors) == {Role.CUSTOMER, Role.BRAND}
-    assert roles_for(AUDITOR.lower(), brands, auditors) == {Role.CUSTOMER, Role.AUDITOR}
-    assert roles_for(BRAND.upper().replace("0X", "0x"), {BRAND: "Acme"}, {BRAND}) == set(Role)
+    assert roles_for(BRAND, is_brand=True, auditors=auditors) == {Role.CUSTOMER, Role.BRAND}
+    assert roles_for(AUDITOR.lower(), is_brand=False, auditors=auditors) == {Role.CUSTOMER, Role.AUDITOR}
+    assert roles_for(BRAND.upper().replace("0X", "0x"), is_brand=True, auditors={BRAND}) == set(Role)
 
 
 def test_roles_for_refuses_bad_address() -> None:
     with pytest.raises(InputError):
-        roles_for("acme", {}, set())
+        roles_for("acme", is_brand=False, auditors=set())
 
 
 def test_require() -> None:

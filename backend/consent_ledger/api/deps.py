@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from consent_ledger.auth.errors import TokenError
-from consent_ledger.auth.roles import Role, require
-from consent_ledger.auth.tokens import Principal
+from consent_ledger.auth.roles import Principal, Role, require
 from consent_ledger.composition import AppContext
 
 

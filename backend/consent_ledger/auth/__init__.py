@@ -15,9 +15,9 @@ from consent_ledger.auth.errors import (
     TokenError,
 )
 from consent_ledger.auth.nonces import MemoryNonceStore, NonceStore
-from consent_ledger.auth.roles import Role, require, roles_for
+from consent_ledger.auth.roles import Principal, Role, require, roles_for
 from consent_ledger.auth.siwe import MAX_CLOCK_SKEW, SiweMessage, new_nonce, parse, verify
-from consent_ledger.auth.tokens import MIN_SECRET_BYTES, Principal, TokenSigner
+from consent_ledger.auth.tokens import MIN_SECRET_BYTES, Identity, TokenSigner
 
 __all__ = [
     "MAX_CLOCK_SKEW",
@@ -27,6 +27,7 @@ __all__ = [
     "DomainMismatchError",
     "ExpiredError",
     "ForbiddenError",
+    "Identity",
     "InvalidMessageError",
     "InvalidSignatureError",
     "MemoryNonceStore",

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from consent_ledger.auth._common import checksum_address
 from consent_ledger.auth.errors import ForbiddenError
-from consent_ledger.auth.tokens import Principal
 
 
 class Role(StrEnum):
-    """What a principal may act as. Values are the strings stored in tokens."""
+    """What a principal may act as."""
 
     CUSTOMER = "customer"
     BRAND = "brand"
     AUDITOR = "auditor"
 
 
-def roles_for(address: str, brands: Mapping[str, str], auditors: AbstractSet[str]) -> frozenset[Role]:
-    """The roles of `address`: always customer; brand if a key of `brands` (address to display name);
-    auditor if in `auditors`. Addresses are matched case-insensitively."""
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling and what they may do now: a checksummed address, the roles it holds at this request
+    (from the configuration and the database, never from the token), and when its token expires (UTC)."""
+
+    address: str
+    roles: frozenset[str]
+    expires_at: datetime
+
+
+def roles_for(address: str, *, is_brand: bool, auditors: AbstractSet[str]) -> frozenset[Role]:
+    """The roles of `address`: always customer; brand if it is a registered brand (`is_brand`); auditor if
+    in `auditors` (matched case-insensitively)."""
     key = checksum_address(address).lower()
     roles = {Role.CUSTOMER}
-    if any(brand.lower() == key for brand in brands):
+    if is_brand:
         roles.add(Role.BRAND)
     if any(auditor.lower() == key for auditor in auditors):
         roles.add(Role.AUDITOR)

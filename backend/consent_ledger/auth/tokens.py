@@ -1,7 +1,9 @@
 """Short-lived bearer tokens: `base64url(payload_json).base64url(hmac_sha256)`, no JWT library.
 
 The MAC is HMAC-SHA256 with the server secret over the first segment exactly as sent (its ASCII bytes).
-Payload: `{"sub": checksummed address, "roles": sorted list, "iat": unix s, "exp": unix s, "jti": random id}`.
+Payload: `{"sub": checksummed address, "iat": unix s, "exp": unix s, "jti": random id}`. A token says who
+signed in, never what they may do: roles are looked up on every request (auth/roles.py, services/sessions.py),
+so a role taken away applies at once.
 Base64url is unpadded and must be canonical, so every token has exactly one spelling.
 """
 
@@ -15,7 +17,6 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,20 +25,19 @@ from eth_utils.address import is_checksum_address
 
 from consent_ledger.auth._common import checksum_address, require_aware
 from consent_ledger.auth.errors import TokenError
-from consent_ledger.errors import ConfigError, InputError
+from consent_ledger.errors import ConfigError
 
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_LENGTH = 4096
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
-_PAYLOAD_KEYS = frozenset({"sub", "roles", "iat", "exp", "jti"})
+_PAYLOAD_KEYS = frozenset({"sub", "iat", "exp", "jti"})
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a verified token speaks for: a checksummed address, its roles, and when the token expires (UTC)."""
+class Identity:
+    """Who a verified token speaks for: a checksummed address, and when the token expires (UTC)."""
 
     address: str
-    roles: frozenset[str]
     expires_at: datetime
 
 
@@ -83,16 +83,12 @@ class TokenSigner:
     def _mac(self, payload_segment: str) -> bytes:
         return hmac.new(self._secret, payload_segment.encode("ascii"), hashlib.sha256).digest()
 
-    def issue(self, address: str, roles: AbstractSet[str], now: datetime) -> str:
-        """A token for `address` (any case; stored checksummed) with `roles`, valid `ttl_seconds` from `now`."""
+    def issue(self, address: str, now: datetime) -> str:
+        """A token for `address` (any case; stored checksummed), valid `ttl_seconds` from `now`."""
         now = require_aware(now)
-        if any(not isinstance(role, str) or not role for role in roles):
-            raise InputError(f"roles must be non-empty strings, got {sorted(map(repr, roles))}")
-        role_names = sorted({str(role) for role in roles})
         issued_at = math.floor(now.timestamp())
         payload = {
             "sub": checksum_address(address),
-            "roles": role_names,
             "iat": issued_at,
             "exp": issued_at + self.ttl_seconds,
             "jti": secrets.token_urlsafe(16),
@@ -100,8 +96,8 @@ class TokenSigner:
         segment = _b64encode(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
         return f"{segment}.{_b64encode(self._mac(segment))}"
 
-    def verify(self, token: str, now: datetime) -> Principal:
-        """The principal a token carries; `TokenError` if it is malformed, forged or expired at `now`."""
+    def verify(self, token: str, now: datetime) -> Identity:
+        """The identity a token carries; `TokenError` if it is malformed, forged or expired at `now`."""
         now = require_aware(now)
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
             raise TokenError("malformed token: expected two base64url parts separated by '.'")
@@ -114,7 +110,7 @@ class TokenSigner:
         expires_at = datetime.fromtimestamp(payload["exp"], UTC)
         if now >= expires_at:
             raise TokenError(f"the token expired at {expires_at.isoformat()}: sign in again")
-        return Principal(address=payload["sub"], roles=frozenset(payload["roles"]), expires_at=expires_at)
+        return Identity(address=payload["sub"], expires_at=expires_at)
 
     @staticmethod
     def _payload(raw: bytes) -> dict[str, Any]:
@@ -125,11 +121,9 @@ class TokenSigner:
             raise TokenError("malformed token: the payload is not JSON") from exc
         if not isinstance(payload, dict) or set(payload) != _PAYLOAD_KEYS:
             raise TokenError(f"malformed token: the payload must have exactly the keys {sorted(_PAYLOAD_KEYS)}")
-        sub, roles = payload["sub"], payload["roles"]
+        sub = payload["sub"]
         if not isinstance(sub, str) or not is_checksum_address(sub):
             raise TokenError("malformed token: 'sub' is not a checksummed address")
-        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            raise TokenError("malformed token: 'roles' is not a list of strings")
         if not _is_int(payload["iat"]) or not _is_int(payload["exp"]) or not isinstance(payload["jti"], str):
             raise TokenError("malformed token: 'iat'/'exp' must be integers and 'jti' a string")
         return payload

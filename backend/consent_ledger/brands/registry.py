@@ -39,6 +39,20 @@ class BrandRegistry:
         with self._sessions() as session:
             return {b.address: b.name for b in session.scalars(select(Brand).order_by(Brand.name))}
 
+    def is_brand(self, address: str) -> bool:
+        """Whether `address` is registered now (one primary-key lookup: asked on every signed-in request)."""
+        with self._sessions() as session:
+            return session.get(Brand, checksum_address(address)) is not None
+
+    def remove(self, address: str) -> bool:
+        """Unregister a brand; True if it was registered. Its signed-in sessions lose the brand role at once."""
+        with self._sessions.begin() as session:
+            row = session.get(Brand, checksum_address(address))
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
     def name_of(self, address: str) -> str | None:
         with self._sessions() as session:
             row = session.get(Brand, checksum_address(address))

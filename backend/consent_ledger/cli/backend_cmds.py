@@ -43,6 +43,9 @@ def register(commands: Any) -> None:
     add.add_argument("address")
     add.add_argument("name")
     add.set_defaults(handler=cmd_brand_add)
+    remove = sub.add_parser("remove", help="unregister a brand (its signed-in sessions lose the brand role at once)")
+    remove.add_argument("address")
+    remove.set_defaults(handler=cmd_brand_remove)
     ls = sub.add_parser("list", help="registered brands")
     ls.set_defaults(handler=cmd_brand_list)
 
@@ -123,6 +126,18 @@ def cmd_brand_add(args: argparse.Namespace) -> int:
     finally:
         context.close()
     say(f"registered {args.name} at {address}")
+    return 0
+
+
+def cmd_brand_remove(args: argparse.Namespace) -> int:
+    context = build_context(settings_from(args))
+    try:
+        removed = context.brands.remove(args.address)
+    finally:
+        context.close()
+    if not removed:
+        raise InputError(f"{args.address} is not a registered brand")
+    say(f"unregistered {args.address}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Sign-in: issue SIWE challenges, verify signed ones, hand out short-lived bearer tokens."""
+"""Sign-in: issue SIWE challenges, verify signed ones, hand out short-lived bearer tokens, and on every request
+turn a token back into a principal whose roles come from the configuration and the database as they are now."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 from consent_ledger.addresses import checksum_address
 from consent_ledger.auth import siwe
 from consent_ledger.auth.nonces import NonceStore
-from consent_ledger.auth.roles import roles_for
-from consent_ledger.auth.tokens import Principal, TokenSigner
+from consent_ledger.auth.roles import Principal, roles_for
+from consent_ledger.auth.tokens import TokenSigner
 from consent_ledger.brands.registry import BrandRegistry
 
 CHALLENGE_TTL = timedelta(minutes=10)
@@ -92,9 +93,15 @@ class SessionService:
             nonce_is_valid=lambda nonce: self.nonces.consume(nonce, now),
             now=now,
         )
-        roles = roles_for(verified.address, self.brands.all(), self.auditors)
-        token = self.signer.issue(verified.address, frozenset(roles), now)
-        return Login(token, self.signer.verify(token, now))
+        token = self.signer.issue(verified.address, now)
+        return Login(token, self._principal(token, now))
 
     def authenticate(self, token: str) -> Principal:
-        return self.signer.verify(token, self._clock())
+        """The caller behind `token`, with the roles it holds now: a brand removed from the registry or an
+        address removed from CONSENT_AUDITORS loses that role at once, whatever tokens it holds."""
+        return self._principal(token, self._clock())
+
+    def _principal(self, token: str, now: datetime) -> Principal:
+        identity = self.signer.verify(token, now)
+        roles = roles_for(identity.address, is_brand=self.brands.is_brand(identity.address), auditors=self.auditors)
+        return Principal(identity.address, frozenset(roles), identity.expires_at)
