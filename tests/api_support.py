@@ -100,3 +100,23 @@ def api_settings(chain, database_url: str, tmp_path, **overrides: Any) -> Settin
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def release_to(api: Api, brand_auth: dict[str, str], customer: str) -> dict[str, Any]:
+    reply = api.client.post(
+        "/v1/releases",
+        json={"customers": [customer], "categories": ["contact.email", "interests"], "purpose": "marketing.email"},
+        headers=brand_auth,
+    )
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def with_a_grant(api: Api) -> tuple[LocalAccount, dict[str, str], LocalAccount, dict[str, str]]:
+    """A brand, and a customer with data who granted it contact.email and interests for marketing.email."""
+    brand, brand_auth = api.brand()
+    customer, auth = api.customer()
+    assert api.client.put("/v1/me/data", json={"fields": PROFILE}, headers=auth).status_code == 204
+    api.grant(customer, auth, brand.address, ["contact.email", "interests"], ["marketing.email"])
+    api.relay()
+    return brand, brand_auth, customer, auth

@@ -28,10 +28,11 @@ from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.errors import ConfigError
 from consent_ledger.indexer.runner import Indexer
+from consent_ledger.leases import Lease, LeaseStore, replica_id
 from consent_ledger.local_secrets import RETIRED_MASTER_KEY_ID, load_secrets, refuse_retired_master_key
 from consent_ledger.relayer.outbox import Outbox
-from consent_ledger.relayer.submitter import Submitter
 from consent_ledger.relayer.worker import RelayerWorker
+from consent_ledger.sender.durable import DurableSender
 from consent_ledger.services.audit import AuditService
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
@@ -60,9 +61,12 @@ class AppContext:
     anchorer: Anchorer
     audit: AuditService
     indexer: Indexer
+    leases: LeaseStore
+    replica: str
 
     def start_workers(self) -> None:
-        """The background tasks of a serving process: relayer, anchorer, indexer."""
+        """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
+        this replica holds its lease, so every job runs on one replica at a time."""
         self.relayer.start(self.settings.relayer_interval)
         self.anchorer.start()
         self.indexer.start(self.settings.relayer_interval * 5)
@@ -123,10 +127,15 @@ def open_storage(settings: Settings) -> Storage:
     return Storage(ledger, deployment, engine, sessions)
 
 
-def make_indexer(settings: Settings, storage: Storage) -> Indexer:
+def make_indexer(settings: Settings, storage: Storage, guard: Lease | None = None) -> Indexer:
     deployment = storage.deployment
     return Indexer(
-        storage.ledger.rpc, deployment.address, deployment.deploy_block, storage.sessions, settings.confirmations
+        storage.ledger.rpc,
+        deployment.address,
+        deployment.deploy_block,
+        storage.sessions,
+        settings.confirmations,
+        guard=guard,
     )
 
 
@@ -162,21 +171,39 @@ def build_context(settings: Settings) -> AppContext:
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)
     gatekeeper = Gatekeeper(ledger, settings.confirmations)
-    sender = ledger.sender(relayer_key(settings, deployment.chain_id))
+    signer = ledger.sender(relayer_key(settings, deployment.chain_id))
+    leases = LeaseStore(sessions)
+    replica = replica_id()
+
+    def lease(job: str) -> Lease:
+        return Lease(leases, job, replica, settings.lease_seconds)
+
+    def durable(purpose: str) -> DurableSender:
+        return DurableSender(signer, sessions, purpose, replace_after=settings.relayer_replace_after)
+
     worker = RelayerWorker(
         outbox,
         ledger,
-        Submitter(ledger, sender),
+        durable("relay"),
         deployment.deploy_block,
         settings.relayer_batch_size,
-        settings.relayer_max_attempts,
+        holder=replica,
+        max_backoff=settings.relayer_max_backoff,
+        guard=lease("relayer"),
     )
     access_log = AccessLog(sessions)
-    anchorer = Anchorer(access_log, ledger, sender, settings.anchor_every_leaves, settings.anchor_every_seconds)
-    signer = TokenSigner(secrets.token_secret, settings.token_ttl)
+    anchorer = Anchorer(
+        access_log,
+        ledger,
+        durable("anchor"),
+        settings.anchor_every_leaves,
+        settings.anchor_every_seconds,
+        guard=lease("anchorer"),
+    )
+    tokens = TokenSigner(secrets.token_secret, settings.token_ttl)
     auth = SessionService(
         SqlNonceStore(sessions, ttl_seconds=600),
-        signer,
+        tokens,
         settings.domains,
         deployment.chain_id,
         brands,
@@ -199,6 +226,8 @@ def build_context(settings: Settings) -> AppContext:
         relayer=worker,
         access_log=access_log,
         anchorer=anchorer,
-        audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands, [sender.address]),
-        indexer=make_indexer(settings, storage),
+        audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands, [signer.address]),
+        indexer=make_indexer(settings, storage, lease("indexer")),
+        leases=leases,
+        replica=replica,
     )

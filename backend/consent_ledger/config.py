@@ -59,7 +59,14 @@ class Settings(BaseSettings):
     relayer_password_file: Path | None = None
     relayer_batch_size: int = Field(default=50, ge=1, le=200)
     relayer_interval: float = Field(default=0.2, gt=0, description="seconds between outbox polls")
-    relayer_max_attempts: int = Field(default=8, ge=1)
+    relayer_max_backoff: float = Field(default=30.0, gt=0, description="longest wait between retries of a row")
+    relayer_replace_after: float = Field(
+        default=30.0, gt=0, description="seconds a sent transaction may stay pending before it is sped up (same nonce)"
+    )
+    lease_seconds: float = Field(
+        default=5.0, gt=0, description="term of a background job's lease: a dead leader is replaced within about this"
+    )
+    background_jobs: bool = Field(default=True, description="run relayer, anchorer and indexer (under leases)")
     confirmations: int = Field(default=0, ge=0, description="blocks behind head the gatekeeper decides at")
     api_host: str = "127.0.0.1"
     api_port: int = API_PORT

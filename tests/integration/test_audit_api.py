@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from api_support import AUDITOR, PROFILE
+from api_support import AUDITOR, release_to, with_a_grant
 from consent_ledger.audit.leaf import decode, fields_digest
 from consent_ledger.audit.merkle import leaf_hash
 from consent_ledger.audit.verify import verify_consistency, verify_inclusion
@@ -15,28 +15,9 @@ from consent_ledger.audit.verify import verify_consistency, verify_inclusion
 pytestmark = pytest.mark.chain
 
 
-def _release_to(api, brand_auth, customer) -> dict:
-    reply = api.client.post(
-        "/v1/releases",
-        json={"customers": [customer], "categories": ["contact.email", "interests"], "purpose": "marketing.email"},
-        headers=brand_auth,
-    )
-    assert reply.status_code == 200, reply.text
-    return reply.json()
-
-
-def _setup(api):
-    brand, brand_auth = api.brand()
-    customer, auth = api.customer()
-    assert api.client.put("/v1/me/data", json={"fields": PROFILE}, headers=auth).status_code == 204
-    api.grant(customer, auth, brand.address, ["contact.email", "interests"], ["marketing.email"])
-    api.relay()
-    return brand, brand_auth, customer, auth
-
-
 def test_each_release_is_a_leaf_and_anchors_land_on_chain(api) -> None:
-    brand, brand_auth, customer, _auth = _setup(api)
-    body = _release_to(api, brand_auth, customer.address)
+    brand, brand_auth, customer, _auth = with_a_grant(api)
+    body = release_to(api, brand_auth, customer.address)
     log = api.context.access_log
     assert log.size == 1
     leaf = decode(log.leaf(0))
@@ -56,9 +37,9 @@ def test_each_release_is_a_leaf_and_anchors_land_on_chain(api) -> None:
 
 
 def test_customer_sees_accesses_with_proofs_that_verify(api) -> None:
-    _, brand_auth, customer, auth = _setup(api)
+    _, brand_auth, customer, auth = with_a_grant(api)
     for _ in range(3):
-        _release_to(api, brand_auth, customer.address)
+        release_to(api, brand_auth, customer.address)
     not_anchored = api.client.get("/v1/me/accesses", headers=auth).json()
     assert not_anchored["tree_head"] is None
     assert len(not_anchored["accesses"]) == 3
@@ -82,11 +63,11 @@ def test_customer_sees_accesses_with_proofs_that_verify(api) -> None:
 
 
 def test_auditor_endpoints(api, chain) -> None:
-    _brand, brand_auth, customer, auth = _setup(api)
-    _release_to(api, brand_auth, customer.address)
+    _brand, brand_auth, customer, auth = with_a_grant(api)
+    release_to(api, brand_auth, customer.address)
     first = api.context.anchorer.anchor_now()
-    _release_to(api, brand_auth, customer.address)
-    _release_to(api, brand_auth, customer.address)
+    release_to(api, brand_auth, customer.address)
+    release_to(api, brand_auth, customer.address)
     second = api.context.anchorer.anchor_now()
     assert first is not None
     assert second is not None
@@ -155,8 +136,8 @@ def test_auditor_endpoints(api, chain) -> None:
 
 
 def test_audit_endpoints_need_the_auditor_role(api) -> None:
-    brand, brand_auth, customer, auth = _setup(api)
-    _release_to(api, brand_auth, customer.address)
+    brand, brand_auth, customer, auth = with_a_grant(api)
+    release_to(api, brand_auth, customer.address)
     other, other_auth = api.customer()  # someone else's grant, which must not show in `customer`'s history
     api.grant(other, other_auth, brand.address, ["contact.email"], ["marketing.email"])
     api.relay()

@@ -124,7 +124,7 @@ def test_anchored_root_that_does_not_match(api, logged, tmp_path) -> None:
     brand, customers, _ = logged
     # The custodian anchors a root that is not the log's (a rewritten history, say) at the next size.
     context = api.context
-    context.ledger.anchor(context.anchorer.sender, bytes.fromhex("ee" * 32), 3 + 1)
+    context.ledger.anchor(context.anchorer.sender.signer, bytes.fromhex("ee" * 32), 3 + 1)
     brand_auth = api.sign_in(brand)
     api.client.post(
         "/v1/releases",
@@ -278,7 +278,7 @@ def test_a_custodian_that_anchors_a_root_which_does_not_extend_its_last_one(api,
     )
     assert reply.json()["released"], reply.text
     # The custodian rewrites history: at size 4 it anchors (and records) a root that is not its log's.
-    result = context.ledger.anchor(context.anchorer.sender, bytes.fromhex("ee" * 32), 4)
+    result = context.ledger.anchor(context.anchorer.sender.signer, bytes.fromhex("ee" * 32), 4)
     (event,) = result.events
     context.access_log.record_anchor(
         Anchor(

@@ -18,7 +18,8 @@ LAYERS: list[set[str]] = [
     {"composition"},
     {"services"},
     {"relayer", "audit", "indexer"},
-    {"chain", "vault", "auth", "brands", "releases", "local_secrets"},
+    {"sender"},
+    {"chain", "vault", "auth", "brands", "releases", "local_secrets", "leases"},
     {"db", "catalog", "config", "addresses", "workers"},
     {"errors", "domain", "redaction", "json_depth"},
 ]

@@ -26,11 +26,14 @@ def create_app(
     context_factory: Callable[[Settings], AppContext] = build_context,
     run_relayer: bool = True,
 ) -> FastAPI:
+    """The app; its lifespan builds the context and, unless `run_relayer` is False or the settings turn
+    background jobs off, starts the relayer, anchorer and indexer (each under its lease)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = context_factory(settings)
         app.state.context = context
-        if run_relayer:
+        if run_relayer and settings.background_jobs:
             context.start_workers()
         try:
             yield
@@ -52,3 +55,8 @@ def create_app(
     if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app from CONSENT_* environment variables alone: the factory each `serve --workers N` process runs."""
+    return create_app(Settings())

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, literal, select, union_all, update
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.audit.errors import AuditError, ProofError
@@ -242,18 +242,34 @@ class AccessLog:
             return [bytes(b) for b in session.scalars(query)]
 
     def record_anchor(self, anchor: Anchor) -> None:
+        """Store an anchor the chain mined (again: a re-mined anchor replaces the stored one of its size)."""
         with self._sessions.begin() as session:
-            session.add(
-                LogAnchor(
-                    size=anchor.size,
-                    root=anchor.root,
-                    custodian=anchor.custodian,
-                    tx_hash=anchor.tx_hash,
-                    block_number=anchor.block_number,
-                    block_hash=anchor.block_hash,
-                    anchored_at=anchor.anchored_at,
-                )
+            row = session.get(LogAnchor, anchor.size, with_for_update=True)
+            if row is None:
+                row = LogAnchor(size=anchor.size)
+                session.add(row)
+            row.root = anchor.root
+            row.custodian = anchor.custodian
+            row.tx_hash = anchor.tx_hash
+            row.block_number = anchor.block_number
+            row.block_hash = anchor.block_hash
+            row.anchored_at = anchor.anchored_at
+
+    def remove_anchor(self, anchor: Anchor) -> bool:
+        """Forget an anchor whose block left the chain (only if it is still stored in that block)."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                delete(LogAnchor)
+                .where(LogAnchor.size == anchor.size, LogAnchor.block_hash == anchor.block_hash)
+                .returning(LogAnchor.size)
             )
+            return result.first() is not None
+
+    def anchors_above(self, block_number: int) -> list[Anchor]:
+        """Anchors stored in blocks newer than `block_number` (the ones a reorg can still take away)."""
+        with self._sessions() as session:
+            query = select(LogAnchor).where(LogAnchor.block_number > block_number).order_by(LogAnchor.size)
+            return [_anchor(r) for r in session.scalars(query)]
 
     def anchors(self) -> list[Anchor]:
         with self._sessions() as session:

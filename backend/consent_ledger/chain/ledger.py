@@ -156,6 +156,16 @@ class Ledger:
     def revoke_by_sig(self, sender: TxSender, request: RevokeRequest, signature: bytes) -> TxResult:
         return self._transact(sender, "revokeBySig", [_revoke_tuple(request), signature])
 
+    def grant_batch_call(self, items: Sequence[tuple[GrantRequest, bytes]]) -> str:
+        """Calldata of `grantBatchBySig` for these signed grants."""
+        return self.abi.function("grantBatchBySig").encode([[(_grant_tuple(g), sig) for g, sig in items]])
+
+    def revoke_batch_call(self, items: Sequence[tuple[RevokeRequest, bytes]]) -> str:
+        return self.abi.function("revokeBatchBySig").encode([[(_revoke_tuple(r), sig) for r, sig in items]])
+
+    def anchor_call(self, root: bytes, size: int) -> str:
+        return self.abi.function("anchor").encode([root, size])
+
     def grant_batch(
         self, sender: TxSender, items: Sequence[tuple[GrantRequest, bytes]], gas: int | None = None
     ) -> TxResult:

@@ -1,7 +1,12 @@
 """Send transactions from one key: one writer per key, in nonce order, signed locally.
 
 The sender estimates gas (a revert there raises our decoded `ContractRevertError` and sends
-nothing), signs with eth-account, submits raw, and waits for the receipt.
+nothing), signs with eth-account, submits raw, and waits for the receipt. A transaction that gets
+no receipt in time makes the sender forget its cached nonce, so the next one is numbered from the
+chain again instead of queueing behind a transaction the node may have dropped.
+
+`sign` and `broadcast` serve callers that choose the nonce and fees themselves (the durable sender,
+which records each transaction before it leaves).
 """
 
 from __future__ import annotations
@@ -20,6 +25,12 @@ from consent_ledger.errors import ChainError, RpcError, TransactionFailedError
 
 PRIORITY_FEE = 1_000_000_000  # 1 gwei
 GAS_HEADROOM_NUM, GAS_HEADROOM_DEN = 6, 5  # estimate x 1.2
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    raw: str  # 0x-prefixed, ready for eth_sendRawTransaction
+    tx_hash: str
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,39 @@ class TxSender:
         """Forget the local nonce (after a node restart or an external send)."""
         with self._lock:
             self._nonce = None
+
+    def chain_nonce(self, block: str = "latest") -> int:
+        """The account's transaction count at `block` ("latest": mined; "pending": with the mempool)."""
+        return int(self.rpc.request("eth_getTransactionCount", [self.address, block]), 16)
+
+    def balance(self) -> int:
+        return int(self.rpc.request("eth_getBalance", [self.address, "latest"]), 16)
+
+    def fees(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) for a transaction sent now."""
+        base_fee = int(self.rpc.get_block("latest").get("baseFeePerGas", "0x0"), 16)
+        return 2 * base_fee + PRIORITY_FEE, PRIORITY_FEE
+
+    def sign(self, nonce: int, to: str | None, data: str, gas: int, max_fee: int, priority_fee: int) -> SignedTx:
+        """Sign an EIP-1559 transaction with exactly this nonce and these fees (nothing is sent)."""
+        tx: dict[str, Any] = {
+            "type": 2,
+            "chainId": self.rpc.chain_id(),
+            "nonce": nonce,
+            "gas": gas,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": priority_fee,
+            "value": 0,
+            "data": data,
+        }
+        if to is not None:
+            tx["to"] = to
+        signed = self.account.sign_transaction(tx)
+        return SignedTx("0x" + signed.raw_transaction.hex(), "0x" + bytes(signed.hash).hex())
+
+    def broadcast(self, raw: str) -> str:
+        """Hand a signed transaction to the node; returns its hash. The node's refusal raises `RpcError`."""
+        return str(self.rpc.request("eth_sendRawTransaction", [raw]))
 
     def _raise_revert(self, error: RpcError) -> None:
         data = _revert_data(error)
@@ -135,8 +179,14 @@ class TxSender:
         raise TransactionFailedError(f"no receipt for {tx_hash} after {timeout:.0f}s")
 
     def transact(self, to: str | None, data: str, gas: int | None = None, timeout: float = 60.0) -> Receipt:
-        """Send and wait; a mined failure raises `TransactionFailedError`."""
-        receipt = self.wait(self.send(to, data, gas), timeout)
+        """Send and wait; a mined failure raises `TransactionFailedError`. Without a receipt in time the
+        cached nonce is dropped: the next send asks the chain again (the node may have lost this one)."""
+        tx_hash = self.send(to, data, gas)
+        try:
+            receipt = self.wait(tx_hash, timeout)
+        except TransactionFailedError:
+            self.resync()
+            raise
         if receipt.status != 1:
             raise TransactionFailedError(f"transaction {receipt.tx_hash} failed in block {receipt.block_number}")
         return receipt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.request
 from pathlib import Path
@@ -21,12 +22,22 @@ from consent_ledger.config import Settings
 from consent_ledger.errors import InputError
 from consent_ledger.services.demo import BRANDS, demo_account, seed
 
+# A worker answers the supervisor's health check once it has imported the app and connected: on a
+# busy host that takes longer than uvicorn's 5 s default, and the supervisor would restart it forever.
+WORKER_STARTUP_SECONDS = 60
+
 
 def register(commands: Any) -> None:
     p = commands.add_parser("serve", help="run the HTTP API (and its relayer) with uvicorn")
     p.add_argument("--host", help="bind address (default $CONSENT_API_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default $CONSENT_API_PORT or 8000)")
-    p.add_argument("--no-relayer", action="store_true", help="do not relay signed messages from this process")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes (each a replica; relayer, anchorer and indexer each run on one at a time)",
+    )
+    p.add_argument("--no-relayer", action="store_true", help="run no background jobs here (relayer, anchorer, indexer)")
     p.set_defaults(handler=cmd_serve)
 
     p = commands.add_parser("seed", help="demo brands, customers, records and grants (devnet only)")
@@ -80,10 +91,28 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.no_relayer:
+        settings = settings.model_copy(update={"background_jobs": False})
     settings.check_production()
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
     say(f"API on http://{settings.api_host}:{settings.api_port}  (OpenAPI docs at /docs)")
-    app = create_app(settings, run_relayer=not args.no_relayer)
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+        return 0
+    # Each worker process builds its own app from the environment: hand it what the flags changed.
+    os.environ["CONSENT_API_HOST"] = settings.api_host
+    os.environ["CONSENT_API_PORT"] = str(settings.api_port)
+    os.environ["CONSENT_BACKGROUND_JOBS"] = "true" if settings.background_jobs else "false"
+    uvicorn.run(
+        "consent_ledger.api.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+    )
     return 0
 
 

@@ -27,6 +27,8 @@ MODEL_MODULES = (
     "consent_ledger.vault.models",
     "consent_ledger.auth.models",
     "consent_ledger.brands.models",
+    "consent_ledger.leases.models",
+    "consent_ledger.sender.models",
     "consent_ledger.relayer.models",
     "consent_ledger.releases.models",
     "consent_ledger.indexer.models",

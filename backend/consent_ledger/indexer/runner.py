@@ -24,7 +24,7 @@ from consent_ledger.errors import ConfigError, NodeUnavailableError
 from consent_ledger.indexer.fetch import RPC_BATCH, ChainReader, Chunk, Cursor
 from consent_ledger.indexer.models import ChainEvent, IndexerCursor
 from consent_ledger.indexer.rows import insert_rows
-from consent_ledger.workers import BackgroundLoop
+from consent_ledger.workers import BackgroundLoop, Guard
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class Indexer:
         session_factory: sessionmaker[Session],
         confirmations: int = 0,
         chunk: int = 2_000,
+        guard: Guard | None = None,
     ) -> None:
         if chunk < 1 or confirmations < 0 or from_block < 0:
             raise ValueError("chunk must be >= 1, confirmations and from_block >= 0")
@@ -70,7 +71,7 @@ class Indexer:
         self.chunk = chunk
         self.reader = ChainReader(rpc, self.contract)
         self._span = min(chunk, FIRST_SPAN)
-        self._loop = BackgroundLoop("indexer", self._step)
+        self._loop = BackgroundLoop("indexer", self._step, guard)
 
     # ------------------------------------------------------------------ cursor
 
@@ -223,6 +224,10 @@ class Indexer:
 
     def start(self, interval: float) -> None:
         self._loop.start(interval)
+
+    @property
+    def leading(self) -> bool:
+        return self._loop.leading
 
     def _step(self) -> bool:
         try:

@@ -5,6 +5,9 @@ message per nonce of a pair, so this key makes submission idempotent. A rejectio
 nonce where it was on-chain, so a rejected row no longer holds the nonce: the customer can sign
 another message with it. Status moves accepted -> submitted -> confirmed,
 or to rejected with a reason; `attempts` and `next_attempt_at` drive retries with backoff.
+
+A worker claims accepted rows (`claimed_by` until `claimed_until`) before it looks at them;
+`tx_id` names the recorded transaction (sent_transactions) that carries a submitted row.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ class OutboxItem(Base):
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     attempts: Mapped[int] = mapped_column(Integer(), default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    tx_id: Mapped[int | None] = mapped_column(Integer(), index=True, default=None)
     tx_hash: Mapped[str | None] = mapped_column(String(HASH), default=None)
     block_number: Mapped[int | None] = mapped_column(Integer(), default=None)
     block_hash: Mapped[str | None] = mapped_column(String(HASH), default=None)

@@ -3,7 +3,8 @@
 `enqueue` commits before the API answers 202, so nothing accepted is lost. Re-submitting the very
 same signed message returns the existing row (idempotent); a different message for a nonce that a
 live (not rejected) row holds is a conflict; a rejected row frees its nonce. Only the worker moves
-rows forward; nothing deletes them.
+rows forward; nothing deletes them. Workers claim rows atomically, and every transition names the
+state it expects (`Expect`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,8 +27,50 @@ from consent_ledger.errors import ConflictError, NotFoundError, UnavailableError
 from consent_ledger.relayer.items import Item, Kind, Outcome, Status
 from consent_ledger.relayer.models import OutboxItem
 
-SUBMITTED_TIMEOUT = timedelta(seconds=30)  # a submitted row not settled by then is re-checked
-MAX_BACKOFF = 60.0
+CLAIM_FOR = timedelta(seconds=60)  # a claim a dead worker left behind lapses after this
+DOUBTFUL_REASONS = ("invalid_nonce",)
+SUPERSEDED_BY_NEWER = "superseded by a newer message for the same nonce"
+ANY_TX = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """The state a transition expects a row to be in: its status, and optionally its transaction
+    (`ANY_TX`: whichever) and the worker holding its claim."""
+
+    status: Status
+    tx_id: int | None = ANY_TX
+    holder: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        clauses = [OutboxItem.status == self.status.value]
+        if self.tx_id is None:
+            clauses.append(OutboxItem.tx_id.is_(None))
+        elif self.tx_id != ANY_TX:
+            clauses.append(OutboxItem.tx_id == self.tx_id)
+        if self.holder is not None:
+            clauses.append(OutboxItem.claimed_by == self.holder)
+        return clauses
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A confirmed or rejected row, with the transaction and block it was settled in."""
+
+    item: Item
+    status: Status
+    tx_id: int | None
+    block_number: int
+    block_hash: str
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    """Accepted, its time come, and not claimed (or its claim lapsed)."""
+    return [
+        OutboxItem.status == Status.ACCEPTED.value,
+        OutboxItem.next_attempt_at <= now,
+        or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +126,19 @@ def _message_json(request: GrantRequest | RevokeRequest) -> str:
     return json.dumps(message, sort_keys=True, separators=(",", ":"))
 
 
-def to_item(row: OutboxItem) -> Item:
-    kind = Kind(row.kind)
-    message = json.loads(row.message)
+def _item(item_id: int, kind_name: str, message_json: str, signature: str) -> Item:
+    kind = Kind(kind_name)
+    message = json.loads(message_json)
     request = parse_grant_message(message) if kind is Kind.GRANT else parse_revoke_message(message)
-    return Item(row.id, kind, request, bytes.fromhex(row.signature[2:]))
+    return Item(item_id, kind, request, bytes.fromhex(signature[2:]))
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF))
+def to_item(row: OutboxItem) -> Item:
+    return _item(row.id, row.kind, row.message, row.signature)
+
+
+def backoff(attempts: int, max_backoff: float) -> timedelta:
+    return timedelta(seconds=min(2.0 ** max(attempts - 1, 0), max_backoff))
 
 
 class Outbox:
@@ -187,76 +234,237 @@ class Outbox:
         return result
 
     # ------------------------------------------------------------------ worker side
+    # Every transition below names the state it expects (compare-and-set): a row another worker
+    # moved meanwhile is left alone, never overwritten.
 
-    def due(self, limit: int) -> list[Item]:
-        """Accepted rows whose time has come, and submitted rows left unsettled (after a crash)."""
+    def has_due(self) -> bool:
         now = self._clock()
+        with self._sessions() as session:
+            return session.scalars(select(OutboxItem.id).where(*_due(now)).limit(1)).first() is not None
+
+    def claim(self, holder: str, limit: int, claim_for: timedelta = CLAIM_FOR) -> list[Item]:
+        """Atomically take up to `limit` due rows for `holder`: one UPDATE ... RETURNING whose WHERE
+        names the due state, so two workers never take the same row. On PostgreSQL the candidates are
+        first locked with SELECT ... FOR UPDATE SKIP LOCKED in the same transaction (concurrent
+        workers take disjoint rows without waiting; a LIMIT inside the UPDATE's subquery would not
+        hold there, as the subquery may be re-scanned). A claim lapses after `claim_for`: a worker
+        that died holding rows gives them back."""
+        now = self._clock()
+        candidates = select(OutboxItem.id).where(*_due(now)).order_by(OutboxItem.id).limit(limit)
+        with self._sessions.begin() as session:
+            picked: Any = candidates.scalar_subquery()
+            if session.get_bind().dialect.name == "postgresql":
+                picked = list(session.scalars(candidates.with_for_update(skip_locked=True)))
+                if not picked:
+                    return []
+            rows = session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(picked), *_due(now))
+                .values(claimed_by=holder, claimed_until=now + claim_for)
+                .returning(OutboxItem.id, OutboxItem.kind, OutboxItem.message, OutboxItem.signature)
+                .execution_options(synchronize_session=False)
+            ).all()
+        items = [_item(i, kind, message, signature) for i, kind, message, signature in rows]
+        return sorted(items, key=lambda item: item.id)
+
+    def release(self, ids: Sequence[int], holder: str, reason: str, max_backoff: float) -> None:
+        """Give claimed rows back, still accepted, with the reason they wait (shown to the customer)
+        and a capped backoff: no transient cause ever gives a row up."""
+        if not ids:
+            return
+        now = self._clock()
+        with self._sessions.begin() as session:
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.id.in_(list(ids)),
+                    OutboxItem.status == Status.ACCEPTED.value,
+                    OutboxItem.claimed_by == holder,
+                )
+                .with_for_update()
+            ).all()
+            for row in rows:
+                row.attempts += 1
+                row.claimed_by = row.claimed_until = None
+                row.reason = reason[:200]
+                row.next_attempt_at = now + backoff(row.attempts, max_backoff)
+                row.updated_at = now
+
+    def attach(self, session: Session, ids: Sequence[int], holder: str, tx_id: int, tx_hash: str) -> None:
+        """Inside the sender's transaction: these claimed rows are now carried by `tx_id`. Raises
+        `ConflictError` (and so records and sends nothing) unless every one is still ours to send."""
+        now = self._clock()
+        moved = session.execute(
+            update(OutboxItem)
+            .where(
+                OutboxItem.id.in_(list(ids)),
+                OutboxItem.status == Status.ACCEPTED.value,
+                OutboxItem.claimed_by == holder,
+            )
+            .values(
+                status=Status.SUBMITTED.value,
+                tx_id=tx_id,
+                tx_hash=tx_hash,
+                claimed_by=None,
+                claimed_until=None,
+                reason=None,
+                attempts=OutboxItem.attempts + 1,
+                updated_at=now,
+            )
+            .returning(OutboxItem.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if len(moved) != len(ids):
+            raise ConflictError(f"{len(ids) - len(moved)} of {len(ids)} outbox rows were taken by another worker")
+
+    def carried_by(self, tx_id: int, status: Status = Status.SUBMITTED) -> list[Item]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.tx_id == tx_id, OutboxItem.status == status.value)
+                .order_by(OutboxItem.id)
+            ).all()
+            return [to_item(r) for r in rows]
+
+    def submitted_tx_ids(self) -> set[int]:
+        """The transactions that carry submitted rows."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxItem.tx_id)
+                .where(OutboxItem.status == Status.SUBMITTED.value, OutboxItem.tx_id.is_not(None))
+                .distinct()
+            )
+            return {int(tx_id) for tx_id in rows if tx_id is not None}
+
+    def settle(self, outcomes: Sequence[Outcome], expect: Expect) -> int:
+        """Record the chain's verdict on rows still in the expected state; returns how many moved."""
+        if not outcomes:
+            return 0
+        now = self._clock()
+        moved = 0
+        with self._sessions.begin() as session:
+            for outcome in outcomes:
+                result = session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == outcome.item_id, *expect.clauses())
+                    .values(
+                        status=outcome.status.value,
+                        reason=outcome.reason,
+                        tx_hash=outcome.tx_hash,
+                        block_number=outcome.block_number,
+                        block_hash=outcome.block_hash,
+                        claimed_by=None,
+                        claimed_until=None,
+                        updated_at=now,
+                    )
+                    .returning(OutboxItem.id)
+                    .execution_options(synchronize_session=False)
+                )
+                moved += len(result.all())
+        return moved
+
+    def requeue(self, ids: Sequence[int], reason: str, expect: Expect) -> int:
+        """Back to accepted, due now, free of any transaction: the chain shows the message did not land."""
+        moved = 0
+        now = self._clock()
+        for item_id in ids:
+            try:
+                with self._sessions.begin() as session:
+                    result = session.execute(
+                        update(OutboxItem)
+                        .where(OutboxItem.id == item_id, *expect.clauses())
+                        .values(
+                            status=Status.ACCEPTED.value,
+                            reason=reason[:200],
+                            tx_id=None,
+                            tx_hash=None,
+                            block_number=None,
+                            block_hash=None,
+                            claimed_by=None,
+                            claimed_until=None,
+                            next_attempt_at=now,
+                            updated_at=now,
+                        )
+                        .returning(OutboxItem.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                    moved += len(result.all())
+            except IntegrityError:  # a newer message holds this nonce now: the old one stays settled, for good
+                with self._sessions.begin() as session:
+                    session.execute(
+                        update(OutboxItem)
+                        .where(OutboxItem.id == item_id, *expect.clauses())
+                        .values(reason=SUPERSEDED_BY_NEWER, updated_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
+        return moved
+
+    def unsettle(self, tx_id: int, reason: str) -> int:
+        """Rows settled by `tx_id`, whose block left the chain, wait for it to be mined again."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.tx_id == tx_id,
+                    OutboxItem.status.in_([Status.CONFIRMED.value, Status.REJECTED.value]),
+                )
+                .values(
+                    status=Status.SUBMITTED.value,
+                    reason=reason[:200],
+                    block_number=None,
+                    block_hash=None,
+                    updated_at=now,
+                )
+                .returning(OutboxItem.id)
+                .execution_options(synchronize_session=False)
+            )
+            return len(result.all())
+
+    def note_waiting(self, tx_id: int, reason: str | None) -> None:
+        """Show why the transaction carrying these rows is not mined yet (None: nothing wrong)."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.tx_id == tx_id,
+                    OutboxItem.status == Status.SUBMITTED.value,
+                    or_(OutboxItem.reason.is_(None), OutboxItem.reason != reason)
+                    if reason is not None
+                    else OutboxItem.reason.is_not(None),
+                )
+                .values(reason=reason, updated_at=self._clock())
+                .execution_options(synchronize_session=False)
+            )
+
+    def recent_settled(self, above_block: int, limit: int = 500) -> list[Settled]:
+        """Confirmed or rejected rows whose block is newer than `above_block`."""
         with self._sessions() as session:
             rows = session.scalars(
                 select(OutboxItem)
                 .where(
-                    or_(OutboxItem.status == Status.ACCEPTED.value, OutboxItem.status == Status.SUBMITTED.value),
-                    OutboxItem.next_attempt_at <= now,
+                    OutboxItem.status.in_([Status.CONFIRMED.value, Status.REJECTED.value]),
+                    OutboxItem.block_number > above_block,
+                )
+                .order_by(OutboxItem.block_number)
+                .limit(limit)
+            ).all()
+            return [
+                Settled(to_item(r), Status(r.status), r.tx_id, int(r.block_number or 0), str(r.block_hash))
+                for r in rows
+            ]
+
+    def doubtful_rejections(self, limit: int) -> list[Item]:
+        """Rejected rows whose verdict did not come from the chain's own event for their nonce: an
+        `invalid_nonce` (the nonce was used, but by what?) or an old give-up after transient failures."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.status == Status.REJECTED.value,
+                    or_(OutboxItem.reason.in_(DOUBTFUL_REASONS), OutboxItem.reason.like("gave up after %")),
                 )
                 .order_by(OutboxItem.id)
                 .limit(limit)
             ).all()
             return [to_item(r) for r in rows]
-
-    def mark_submitted(self, ids: Sequence[int]) -> None:
-        now = self._clock()
-        with self._sessions.begin() as session:
-            for row in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))):
-                row.status = Status.SUBMITTED.value
-                row.attempts += 1
-                row.next_attempt_at = now + SUBMITTED_TIMEOUT
-                row.updated_at = now
-
-    def record(self, outcomes: Sequence[Outcome]) -> None:
-        now = self._clock()
-        by_id = {o.item_id: o for o in outcomes}
-        with self._sessions.begin() as session:
-            for row in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(list(by_id)))):
-                outcome = by_id[row.id]
-                row.status = outcome.status.value
-                row.reason = outcome.reason
-                row.tx_hash = outcome.tx_hash
-                row.block_number = outcome.block_number
-                row.block_hash = outcome.block_hash
-                row.updated_at = now
-
-    def recent_confirmations(self, above_block: int, limit: int = 500) -> list[tuple[Item, int, str]]:
-        """Confirmed rows whose block is newer than `above_block`: (item, block number, block hash)."""
-        with self._sessions() as session:
-            rows = session.scalars(
-                select(OutboxItem)
-                .where(OutboxItem.status == Status.CONFIRMED.value, OutboxItem.block_number > above_block)
-                .order_by(OutboxItem.block_number)
-                .limit(limit)
-            ).all()
-            return [(to_item(r), int(r.block_number or 0), str(r.block_hash)) for r in rows]
-
-    def requeue(self, ids: Sequence[int], reason: str) -> None:
-        """Back to `accepted`: their confirming block left the chain and the message is not on it."""
-        now = self._clock()
-        with self._sessions.begin() as session:
-            for row in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))):
-                row.status = Status.ACCEPTED.value
-                row.reason = reason[:200]
-                row.tx_hash = row.block_hash = None
-                row.block_number = None
-                row.next_attempt_at = now
-                row.updated_at = now
-
-    def retry_later(self, ids: Sequence[int], error: str, max_attempts: int) -> None:
-        """Back off after a transient failure; give up (rejected) after `max_attempts`."""
-        now = self._clock()
-        with self._sessions.begin() as session:
-            for row in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids))):
-                row.updated_at = now
-                if row.attempts >= max_attempts:
-                    row.status = Status.REJECTED.value
-                    row.reason = f"gave up after {row.attempts} attempts: {error}"[:200]
-                else:
-                    row.status = Status.ACCEPTED.value
-                    row.next_attempt_at = now + backoff(row.attempts)

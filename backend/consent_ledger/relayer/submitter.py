@@ -1,8 +1,8 @@
-"""The relayer's chain side: submit signed messages in batches and read each item's fate from the
+"""The relayer's chain side: signed messages into batch calls, and each item's fate from the
 receipt's events (every batch item yields exactly one Granted/Revoked or *Rejected event).
 
-Storage (the durable outbox) lives elsewhere; this module only turns items into transactions and
-receipts into outcomes, so it can be tested against a real node on its own.
+Storage (the durable outbox) and sending (the durable sender) live elsewhere; this module only turns
+items into calls and receipts into outcomes, so it can be tested against a real node on its own.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from consent_ledger.chain.events import Granted, LedgerEvent, Rejected, Revoked
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.chain.tx import TxSender
 from consent_ledger.domain import GrantRequest, RevokeRequest
 from consent_ledger.errors import ChainError
 from consent_ledger.relayer.items import Item, Kind, Outcome, Status
@@ -66,24 +65,15 @@ def batch_gas(items: Sequence[Item]) -> int:
 
 
 class Submitter:
-    """Sends batches from the relayer's key (one writer per key)."""
+    """Turns a group of items of one kind into the batch call that carries them."""
 
-    def __init__(self, ledger: Ledger, sender: TxSender) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self.sender = sender
 
-    def submit(self, items: Sequence[Item]) -> list[Outcome]:
-        """One transaction per kind: grants through the batch-grant path, revocations through the
-        batch-revoke path. Raises on any chain failure; the outbox then retries with backoff."""
-        outcomes: list[Outcome] = []
-        grants = [i for i in items if i.kind is Kind.GRANT]
-        revokes = [i for i in items if i.kind is Kind.REVOKE]
-        if revokes:  # revocations first: withdrawing consent never waits behind grants
-            pairs_r = [(i.request, i.signature) for i in revokes if isinstance(i.request, RevokeRequest)]
-            result = self.ledger.revoke_batch(self.sender, pairs_r, gas=batch_gas(revokes))
-            outcomes += outcomes_from_events(revokes, result.events, result.receipt.tx_hash)
-        if grants:
-            pairs_g = [(i.request, i.signature) for i in grants if isinstance(i.request, GrantRequest)]
-            result = self.ledger.grant_batch(self.sender, pairs_g, gas=batch_gas(grants))
-            outcomes += outcomes_from_events(grants, result.events, result.receipt.tx_hash)
-        return outcomes
+    def batch_call(self, kind: Kind, items: Sequence[Item]) -> tuple[str, int]:
+        """(calldata, gas limit) of one batch transaction for `items`, all of `kind`."""
+        if kind is Kind.REVOKE:
+            revokes = [(i.request, i.signature) for i in items if isinstance(i.request, RevokeRequest)]
+            return self.ledger.revoke_batch_call(revokes), batch_gas(items)
+        grants = [(i.request, i.signature) for i in items if isinstance(i.request, GrantRequest)]
+        return self.ledger.grant_batch_call(grants), batch_gas(items)

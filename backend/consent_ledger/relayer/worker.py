@@ -1,44 +1,53 @@
-"""The relayer worker: takes due outbox rows, checks each against the chain, submits the ready ones
-in batches from one key, and records what the receipts say.
+"""The relayer worker: claims due outbox rows, checks each against the chain, sends the ready ones in
+batches through the durable sender, and settles every row from the chain's own events.
 
-Crash safety: before (re)submitting, every row's nonce is compared with the pair's on-chain
-nonce. Equal: not landed yet, submit. Greater: that nonce was consumed, by this very message (a
-crash after sending) or by another one (say a direct revoke from the wallet); the chain's event
-for that nonce tells which, so a row is confirmed exactly once and never sent twice.
+One round:
+1. transactions whose block left the chain (a reorg, a node restarted from an older state): their
+   rows wait for them to be mined again; rows settled in a vanished block by another transaction's
+   event are settled again from the chain, or re-queued;
+2. pending transactions: mined ones settle their rows from the receipt's events; a transaction whose
+   nonce another transaction used, or that failed, leaves its rows to be settled from the chain;
+   the reason a transaction is not mined yet (no funds, node down) is shown on its rows;
+3. doubtful rejections (an `invalid_nonce`, an old give-up) are settled again from the chain;
+4. due rows are claimed atomically and checked against each pair's on-chain nonce: consumed ones
+   are settled from the event that consumed them (a crash after sending, a direct wallet call),
+   early ones wait, ready ones go out, one transaction per kind, revocations first.
+
+Every row is settled from the chain's event for its (customer, brand, nonce), so a row cannot end
+`rejected` while its grant is on-chain; nothing transient gives a row up, it waits with a reason.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from consent_ledger.chain.events import GRANTED, REVOKED, Granted, Revoked, decode_logs
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.domain import GrantRequest
-from consent_ledger.errors import ChainError, LedgerError
+from consent_ledger.errors import ChainError, ConflictError, LedgerError, NodeUnavailableError
 from consent_ledger.relayer.items import Item, Kind, Outcome, Status
-from consent_ledger.relayer.outbox import Outbox
-from consent_ledger.relayer.submitter import Submitter
-from consent_ledger.workers import BackgroundLoop
+from consent_ledger.relayer.matching import same_message
+from consent_ledger.relayer.outbox import ANY_TX, Expect, Outbox
+from consent_ledger.relayer.submitter import Submitter, outcomes_from_events
+from consent_ledger.sender.durable import NO_FUNDS, NODE_DOWN, DurableSender, Landed
+from consent_ledger.workers import BackgroundLoop, Guard
 
 log = logging.getLogger(__name__)
+
+LEFT_THE_CHAIN = "its block left the chain (reorg or node restart): waiting for it to be mined again"
+REQUEUED = "re-queued: the chain does not hold it (its transaction was lost or replaced)"
+EARLIER_FIRST = "waiting for an earlier message for this brand to be confirmed"
 
 
 def _topic(address: str) -> str:
     return "0x" + "00" * 12 + address[2:].lower()
 
 
-def _same(item: Item, event: Granted | Revoked) -> bool:
-    if isinstance(event, Revoked):
-        return item.kind is Kind.REVOKE
-    request = item.request
-    return (
-        item.kind is Kind.GRANT
-        and isinstance(request, GrantRequest)
-        and (event.categories, event.purposes, event.expires_at)
-        == (request.categories, request.purposes, request.expires_at)
-        and event.notice_hash == "0x" + request.notice_hash.hex()
-    )
+def waiting_reason(error: LedgerError) -> str:
+    if isinstance(error, NodeUnavailableError):
+        return f"waiting: {NODE_DOWN}"
+    return f"waiting: {error}"[:200]
 
 
 class RelayerWorker:
@@ -46,22 +55,29 @@ class RelayerWorker:
         self,
         outbox: Outbox,
         ledger: Ledger,
-        submitter: Submitter,
+        sender: DurableSender,
         from_block: int,
         batch_size: int = 50,
-        max_attempts: int = 8,
+        *,
+        holder: str = "relayer",
+        max_backoff: float = 30.0,
         finality_blocks: int = 64,
+        guard: Guard | None = None,
     ) -> None:
-        self.finality_blocks = finality_blocks
         self.outbox = outbox
         self.ledger = ledger
-        self.submitter = submitter
+        self.sender = sender
+        self.submitter = Submitter(ledger)
         self.from_block = from_block
         self.batch_size = batch_size
-        self.max_attempts = max_attempts
-        self._loop = BackgroundLoop("relayer", lambda: self.run_once() > 0)
+        self.holder = holder
+        self.max_backoff = max_backoff
+        self.finality_blocks = finality_blocks
+        self._loop = BackgroundLoop("relayer", lambda: self.run_once() > 0, guard)
 
-    def _settled_elsewhere(self, items: Sequence[Item]) -> list[Outcome]:
+    # ------------------------------------------------------------------ the chain's verdict
+
+    def _consumed_by(self, items: Sequence[Item]) -> list[Outcome]:
         """These rows' nonces moved past them: find the events that consumed them (one log query)."""
         if not items:
             return []
@@ -93,7 +109,7 @@ class RelayerWorker:
                     f"nonce {request.nonce} of {request.customer}/{request.brand} was used but no event shows it"
                 )
             at = found.at
-            if _same(item, found):
+            if same_message(item, found):
                 outcomes.append(Outcome(item.id, Status.CONFIRMED, at.tx_hash, at.block_number, at.block_hash))
             else:
                 kind = "grant" if isinstance(found, Granted) else "revocation"
@@ -104,89 +120,140 @@ class RelayerWorker:
                 )
         return outcomes
 
-    def recheck_confirmations(self) -> int:
-        """Treat a reorg or a node restart that dropped blocks like a reorg: confirmations newer than
-        `finality_blocks` are compared with the chain; if the confirming block is gone, the row is
-        settled again from the chain's events (re-included elsewhere, or superseded) or re-queued."""
+    def _from_chain(self, items: Sequence[Item]) -> tuple[list[Outcome], list[int]]:
+        """What the chain says of these rows now: outcomes for those whose nonce was consumed, and the
+        ids of those whose nonce is still open (the message did not land: it may be sent again)."""
+        if not items:
+            return [], []
+        nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in items])
+        consumed = [i for i, n in zip(items, nonces, strict=True) if n > i.request.nonce]
+        open_ = [i.id for i, n in zip(items, nonces, strict=True) if n <= i.request.nonce]
+        return self._consumed_by(consumed), open_
+
+    def _resettle(self, items: Sequence[Item], expect: Expect, reason: str = REQUEUED) -> int:
+        outcomes, open_ = self._from_chain(items)
+        return self.outbox.settle(outcomes, expect) + self.outbox.requeue(open_, reason, expect)
+
+    # ------------------------------------------------------------------ one round
+
+    def follow_reorgs(self) -> int:
+        """Step 1: transactions and rows whose block left the chain."""
+        changed = 0
+        for moved in self.sender.recheck_mined():
+            if moved.receipt is None:
+                changed += self.outbox.unsettle(moved.tx.id, LEFT_THE_CHAIN)
         head = self.ledger.rpc.block_number()
-        recent = self.outbox.recent_confirmations(head - self.finality_blocks)
+        recent = self.outbox.recent_settled(head - self.finality_blocks)
         if not recent:
-            return 0
-        headers = self.ledger.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for _, n, _ in recent])
-        orphaned = [
-            item
-            for (item, _number, block_hash), header in zip(recent, headers, strict=True)
-            if header is None or str(header["hash"]).lower() != block_hash.lower()
-        ]
-        if not orphaned:
-            return 0
-        self.submitter.sender.resync()  # the chain went backwards: so did our account's nonce
-        nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in orphaned])
-        resettled = self._settled_elsewhere([i for i, n in zip(orphaned, nonces, strict=True) if n > i.request.nonce])
-        requeued = [i.id for i, n in zip(orphaned, nonces, strict=True) if n <= i.request.nonce]
-        if resettled:
-            self.outbox.record(resettled)
-        if requeued:
-            log.warning("relayer: %d confirmations left the chain (reorg or node restart): re-queued", len(requeued))
-            self.outbox.requeue(requeued, "re-queued: its block left the chain (reorg or node restart)")
-        return len(orphaned)
+            return changed
+        numbers = sorted({s.block_number for s in recent})
+        headers = self.ledger.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        canonical = {n: str((h or {}).get("hash", "")).lower() for n, h in zip(numbers, headers, strict=True)}
+        for gone in [s for s in recent if canonical[s.block_number] != s.block_hash.lower()]:
+            log.warning(
+                "relayer: row %d was settled in block %d, which left the chain", gone.item.id, gone.block_number
+            )
+            changed += self._resettle([gone.item], Expect(gone.status, gone.tx_id))
+        return changed
 
-    def run_once(self) -> int:
-        """Re-check recent confirmations, then process one batch of due rows; returns how many rows
-        it settled, re-queued or submitted."""
-        try:
-            rechecked = self.recheck_confirmations()
-        except LedgerError as error:
-            log.warning("relayer: cannot re-check confirmations: %s", error)
-            rechecked = 0
-        return rechecked + self._process_due()
+    def follow_sent(self) -> int:
+        """Step 2: the pending transactions' fate."""
+        result = self.sender.poll()
+        settled = sum(self._landed(landed) for landed in result.landed)
+        for tx in result.waiting:
+            self.outbox.note_waiting(tx.id, tx.error)
+        # Rows still submitted under a transaction that is no longer pending (this process stopped
+        # between settling the transaction and its rows, or an item had no event): settle them now.
+        seen = {t.id for t in result.waiting} | {landed.tx.id for landed in result.landed}
+        left = self.outbox.submitted_tx_ids() - seen
+        if left:
+            settled += sum(self._landed(landed) for landed in self.sender.landed_of(sorted(left)))
+        return settled
 
-    def _process_due(self) -> int:
-        items = self.outbox.due(self.batch_size)
+    def _landed(self, landed: Landed) -> int:
+        items = self.outbox.carried_by(landed.tx.id)
+        expect = Expect(Status.SUBMITTED, landed.tx.id)
+        receipt = landed.receipt
         if not items:
             return 0
-        ready: list[Item] = []
-        consumed: list[Item] = []
-        waiting: list[int] = []
+        if receipt is None or receipt.status != 1:  # its nonce went to another transaction, or it failed
+            return self._resettle(items, expect)
+        outcomes = outcomes_from_events(items, decode_logs(receipt.logs, self.ledger.address), receipt.tx_hash)
+        doubtful = {o.item_id for o in outcomes if o.status is Status.REJECTED and o.reason == "invalid_nonce"}
+        moved = self.outbox.settle([o for o in outcomes if o.item_id not in doubtful], expect)
+        return moved + self._resettle([i for i in items if i.id in doubtful], expect)
+
+    def recheck_rejected(self) -> int:
+        """Step 3: rejections that did not come from the chain's own event for the row's nonce."""
+        items = self.outbox.doubtful_rejections(self.batch_size)
+        return self._resettle(items, Expect(Status.REJECTED, ANY_TX), "re-queued: its earlier rejection was not final")
+
+    def process_due(self) -> int:
+        """Step 4: claim due rows, settle the consumed, send the ready."""
+        items = self.outbox.claim(self.holder, self.batch_size)
+        if not items:
+            return 0
+        ids = [i.id for i in items]
         try:
             nonces = self.ledger.nonces_of([(i.request.customer, i.request.brand) for i in items])
-            for item, onchain in zip(items, nonces, strict=True):
-                if onchain == item.request.nonce:
-                    ready.append(item)
-                elif onchain > item.request.nonce:
-                    consumed.append(item)
-                else:
-                    waiting.append(item.id)  # an earlier message for the pair is not on-chain (yet)
-            settled = self._settled_elsewhere(consumed)
+            ready = [i for i, n in zip(items, nonces, strict=True) if n == i.request.nonce]
+            early = [i.id for i, n in zip(items, nonces, strict=True) if n < i.request.nonce]
+            settled = self._consumed_by([i for i, n in zip(items, nonces, strict=True) if n > i.request.nonce])
         except LedgerError as error:
             log.warning("relayer: cannot read the chain: %s", error)
-            self.outbox.retry_later([i.id for i in items], str(error), self.max_attempts)
+            self.outbox.release(ids, self.holder, waiting_reason(error), self.max_backoff)
             return 0
-        if settled:
-            self.outbox.record(settled)
-        if waiting:
-            self.outbox.retry_later(waiting, "waiting for an earlier nonce", self.max_attempts)
-        if ready:
-            self._submit(ready)
-        return len(settled) + len(ready)
+        done = self.outbox.settle(settled, Expect(Status.ACCEPTED, holder=self.holder))
+        self.outbox.release(early, self.holder, EARLIER_FIRST, self.max_backoff)
+        for kind in (Kind.REVOKE, Kind.GRANT):  # revocations first: withdrawing consent never waits behind grants
+            group = [i for i in ready if i.kind is kind]
+            if group:
+                done += self._send(kind, group)
+        return done
 
-    def _submit(self, ready: Sequence[Item]) -> None:
-        ids = [i.id for i in ready]
-        self.outbox.mark_submitted(ids)
+    def _send(self, kind: Kind, group: Sequence[Item]) -> int:
+        ids = [i.id for i in group]
+        data, gas = self.submitter.batch_call(kind, group)
         try:
-            outcomes = self.submitter.submit(ready)
+            max_fee, _ = self.sender.signer.fees()
+            if self.sender.signer.balance() < gas * max_fee:
+                self.outbox.release(ids, self.holder, NO_FUNDS, self.max_backoff)
+                return 0
+            link: Callable[..., None] = lambda session, tx_id, tx_hash: self.outbox.attach(  # noqa: E731
+                session, ids, self.holder, tx_id, tx_hash
+            )
+            self.sender.send(self.ledger.address, data, gas, link)
+        except ConflictError as error:  # another worker took some of these rows meanwhile: nothing was sent
+            log.warning("relayer: %s", error)
+            return 0
         except LedgerError as error:
-            log.warning("relayer: submission failed, will retry: %s", error)
-            self.submitter.sender.resync()
-            self.outbox.retry_later(ids, str(error), self.max_attempts)
-            return
-        self.outbox.record(outcomes)
+            log.warning("relayer: could not send a batch, will retry: %s", error)
+            self.outbox.release(ids, self.holder, waiting_reason(error), self.max_backoff)
+            return 0
+        return len(ids)
 
-    def drain(self, max_rounds: int = 1_000) -> None:
-        """Run until nothing is due (tests, the CLI's one-shot mode)."""
-        for _ in range(max_rounds):
+    def run_once(self) -> int:
+        """One round (see the module doc); returns how many rows it moved or sent."""
+        done = 0
+        for step in (self.follow_reorgs, self.follow_sent, self.recheck_rejected, self.process_due):
+            try:
+                done += step()
+            except LedgerError as error:
+                log.warning("relayer: %s: %s (next round retries)", step.__name__, error)
+        return done
+
+    def idle(self) -> bool:
+        """Nothing due and nothing in flight."""
+        return not self.outbox.has_due() and not self.sender.pending()
+
+    def drain(self, timeout: float = 120.0, poll: float = 0.02) -> None:
+        """Run until nothing is due and every sent transaction is settled (tests, one-shot commands)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             if self.run_once() == 0:
-                return
+                if self.idle():
+                    return
+                time.sleep(poll)
 
     def start(self, interval: float) -> None:
         self._loop.start(interval)
@@ -196,3 +263,7 @@ class RelayerWorker:
 
     def wait(self, timeout: float | None = None) -> None:
         self._loop.wait(timeout)
+
+    @property
+    def leading(self) -> bool:
+        return self._loop.leading
