@@ -68,7 +68,9 @@ class AppContext:
         """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
         this replica holds its lease, so every job runs on one replica at a time."""
         self.relayer.start(self.settings.relayer_interval)
-        self.anchorer.start()
+        # The anchorer looks four times per anchoring interval, so after a node restart that took an
+        # anchor away it is sent again and stored within one interval.
+        self.anchorer.start(min(1.0, self.settings.anchor_every_seconds / 4))
         self.indexer.start(self.settings.relayer_interval * 5)
 
     def close(self) -> None:
