@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     env: str = Field(default="development", description="development | test | production")
     project_root: Path = Field(default_factory=_default_root)
     rpc_url: str = Field(default=f"http://127.0.0.1:{DEFAULT_PORT}", description="JSON-RPC endpoint")
+    rpc_timeout: float = Field(default=1.5, gt=0, description="seconds a JSON-RPC call may wait for the node")
+    rpc_slow_timeout: float = Field(
+        default=30.0, gt=0, description="...for calls slow by nature (gas estimates, sending, log queries)"
+    )
+    rpc_cooldown: float = Field(
+        default=1.0, gt=0, description="seconds calls fail at once after the node failed to answer"
+    )
     devnet_port: int = DEFAULT_PORT
     deployer_key: str | None = Field(
         default=None, description="Hex private key that deploys (dev only; defaults to anvil's first key)"

@@ -13,6 +13,8 @@ import pytest
 
 from consent_ledger.chain.devnet import CHAIN_ID, Devnet, find_anvil, free_port
 from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.chain.tx import TxSender
+from consent_ledger.config import ANVIL_DEFAULT_KEY
 from consent_ledger.errors import DevnetError
 
 pytestmark = pytest.mark.chain
@@ -149,6 +151,30 @@ def test_state_survives_a_restart(node: Devnet) -> None:
         assert int(rpc.request("eth_getBalance", [ADDRESS, "latest"]), 16) == 12345
         assert rpc.get_code(ADDRESS) == CODE
         assert rpc.get_block(block)["hash"] == tip_hash
+    finally:
+        rpc.close()
+
+
+def test_old_blocks_stay_answerable_after_a_restart(node: Devnet) -> None:
+    """The verifier re-asks the contract at each release's block: the state file keeps historical states."""
+    node.start()
+    rpc = RpcClient(node.url)
+    sender = rpc.request("eth_accounts")[0]
+
+    def pay(wei: int) -> int:
+        tx = rpc.request("eth_sendTransaction", [{"from": sender, "to": ADDRESS, "value": hex(wei)}])
+        return TxSender(rpc, ANVIL_DEFAULT_KEY).wait(tx).block_number
+
+    old_block = pay(111)
+    pay(222)
+    rpc.request("anvil_mine", ["0x3"])
+    rpc.close()
+    assert node.stop() is True
+    node.start()
+    rpc = RpcClient(node.url)
+    try:
+        assert int(rpc.request("eth_getBalance", [ADDRESS, hex(old_block)]), 16) == 111
+        assert int(rpc.request("eth_getBalance", [ADDRESS, "latest"]), 16) == 333
     finally:
         rpc.close()
 

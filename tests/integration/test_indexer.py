@@ -266,13 +266,13 @@ def test_a_range_the_node_refuses_is_halved(
     indexer = _indexer(chain, sessions)
     request, spans = chain.rpc.request, []
 
-    def limited(method: str, params=None):
+    def limited(method: str, params=None, *, slow: bool = False):
         if method == "eth_getLogs":
             span = int(params[0]["toBlock"], 16) - int(params[0]["fromBlock"], 16) + 1
             spans.append(span)
             if span > 2:
                 raise RpcError(method, -32005, "query returned more than 10000 results")
-        return request(method, params)
+        return request(method, params, slow=slow)
 
     monkeypatch.setattr(chain.rpc, "request", limited)
     assert indexer.backfill().events == 6

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from consent_ledger.chain.devnet import Devnet, free_port
-from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.chain.rpc import CircuitBreaker, RpcClient
 from consent_ledger.errors import NodeUnavailableError, RpcError
 
 pytestmark = pytest.mark.chain
@@ -52,9 +55,9 @@ def test_chain_id_is_cached(devnet: Devnet, monkeypatch: pytest.MonkeyPatch) -> 
     bodies: list[bytes] = []
     real_post = rpc._post
 
-    def counting_post(body: bytes) -> Any:
+    def counting_post(body: bytes, slow: bool = False) -> Any:
         bodies.append(body)
-        return real_post(body)
+        return real_post(body, slow)
 
     monkeypatch.setattr(rpc, "_post", counting_post)
     assert rpc.chain_id() == 31337
@@ -102,7 +105,8 @@ def test_reconnects_after_the_node_restarts(tmp_path: Path, project_root: Path) 
     node = Devnet(project_root, tmp_path / "devnet", free_port(), persist=False)
     node.start()
     try:
-        rpc = RpcClient(node.url, timeout=5)
+        # No cooldown: this test is about reconnecting, not about the circuit breaker (tested below).
+        rpc = RpcClient(node.url, timeout=5, breaker=CircuitBreaker(0))
         rpc.request("anvil_mine", ["0x2"])
         assert rpc.block_number() == 2
         node.stop()
@@ -134,3 +138,43 @@ def test_nonces_of_matches_nonce_of(chain) -> None:
     ledger = chain.ledger()
     pairs = [("0x" + f"{i:040x}", "0x" + f"{i + 1:040x}") for i in range(5)]
     assert ledger.nonces_of(pairs) == [ledger.nonce_of(c, b) for c, b in pairs]
+
+
+def test_a_hung_node_fails_fast_and_recovers(tmp_path: Path, project_root: Path) -> None:
+    """SIGSTOP: the node accepts connections but never answers. The first call gives up after its timeout,
+    the next ones fail at once while the circuit is open, and calls answer again soon after SIGCONT."""
+    node = Devnet(project_root, tmp_path / "devnet", free_port(), persist=False)
+    node.start()
+    pid = node.status().pid
+    assert pid is not None
+    group = os.getpgid(pid)
+    rpc = RpcClient(node.url, timeout=0.5, breaker=CircuitBreaker(cooldown=0.5))
+    try:
+        assert rpc.block_number() == 0
+        os.killpg(group, signal.SIGSTOP)
+        began = time.monotonic()
+        with pytest.raises(NodeUnavailableError, match=r"timed out after 0\.5s"):
+            rpc.block_number()
+        assert time.monotonic() - began < 1.5
+        assert rpc.breaker.state == "open"
+        began = time.monotonic()
+        for _ in range(20):
+            with pytest.raises(NodeUnavailableError, match="not answering"):
+                rpc.get_block("latest")
+        assert time.monotonic() - began < 0.2  # open circuit: no waiting at all
+        time.sleep(0.6)
+        with pytest.raises(NodeUnavailableError, match=r"timed out after 0\.5s"):
+            rpc.block_number()  # the probe, still unanswered
+        os.killpg(group, signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert rpc.block_number() == 0
+                break
+            except NodeUnavailableError:
+                assert time.monotonic() < deadline, "no recovery within 10 s of SIGCONT"
+                time.sleep(0.1)
+        assert rpc.breaker.state == "closed"
+    finally:
+        os.killpg(group, signal.SIGCONT)
+        node.stop()

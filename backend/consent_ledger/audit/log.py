@@ -298,7 +298,14 @@ class AccessLog:
             from_block,
             leaves=list(enumerate(self.leaves())),
             anchors=[
-                {"size": a.size, "root": a.root, "tx_hash": a.tx_hash, "block_number": a.block_number} for a in anchors
+                {
+                    "size": a.size,
+                    "root": a.root,
+                    "tx_hash": a.tx_hash,
+                    "block_number": a.block_number,
+                    "block_hash": a.block_hash,  # so the verifier can tell whether that block is gone
+                }
+                for a in anchors
             ],
         )
         for first, second in itertools.pairwise(anchors):

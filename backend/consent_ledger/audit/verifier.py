@@ -7,6 +7,11 @@ roots alone; flags leaves no on-chain anchor covers; and re-checks every release
 state at the block it was decided at (one batch-view eth_call per block, pinned by number after
 checking the block hash). Each check can fail on its own; tests/integration/test_audit_verifier.py
 makes each one fail.
+
+What it could not check is reported apart from violations (`Report.unverified`): releases whose block
+the chain no longer has (a node restarted from an older state), and blocks whose state the node cannot
+answer for (a node that keeps no historical state). A log with no violation but something unverified is
+not a clean log: `Report.status` is "ok", "violations" or "unverified".
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from consent_ledger.chain.events import ANCHORED, Anchored, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.domain import Query
-from consent_ledger.errors import ChainError
+from consent_ledger.errors import ChainError, RpcError
 
 Progress = Callable[[str, int, int], None]
 
@@ -41,6 +46,9 @@ class Violation:
         return {"kind": self.kind, "leaf": self.leaf, "detail": self.detail}
 
 
+Unverified = Violation  # same shape: kind, detail, leaf; kinds `block_gone`, `state_unavailable`
+
+
 @dataclass
 class Report:
     leaves: int = 0
@@ -48,19 +56,30 @@ class Report:
     releases_checked: int = 0
     blocks: int = 0
     violations: list[Violation] = field(default_factory=list)
+    unverified: list[Unverified] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        """No violation and nothing left unchecked."""
+        return not self.violations and not self.unverified
+
+    @property
+    def status(self) -> str:
+        """ "violations" when any was found, else "unverified" when something could not be checked, else "ok"."""
+        if self.violations:
+            return "violations"
+        return "unverified" if self.unverified else "ok"
 
     def summary(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "status": self.status,
             "leaves": self.leaves,
             "anchors": self.anchors,
             "releases_checked": self.releases_checked,
             "blocks": self.blocks,
             "violations": len(self.violations),
+            "unverified": len(self.unverified),
         }
 
 
@@ -84,6 +103,7 @@ def _onchain_anchors(rpc: RpcClient, log: LogFile) -> list[Anchored]:
     raw = rpc.request(
         "eth_getLogs",
         [{"address": log.contract, "fromBlock": hex(log.from_block), "toBlock": "latest", "topics": [ANCHORED, topic]}],
+        slow=True,
     )
     return [e for e in decode_logs(raw, log.contract) if isinstance(e, Anchored)]
 
@@ -95,13 +115,16 @@ def _listed_anchor(listed: dict[str, Any]) -> tuple[int, str] | None:
         return None
 
 
-def _check_listed_anchors(log: LogFile, onchain: dict[int, str], report: Report) -> None:
+def _check_listed_anchors(rpc: RpcClient, log: LogFile, onchain: dict[int, str], report: Report) -> None:
     """Every anchor the file lists must be one the custodian wrote on-chain."""
     for listed in log.anchors:
         anchor = _listed_anchor(listed)
         if anchor is None or onchain.get(anchor[0]) != anchor[1]:
             report.violations.append(
-                Violation("anchor_not_on_chain", f"the file's anchor at size {listed.get('size')} is not on-chain")
+                Violation(
+                    "anchor_not_on_chain",
+                    f"the file's anchor at size {listed.get('size')} is not on-chain{_where_it_was(rpc, listed)}",
+                )
             )
 
 
@@ -135,7 +158,7 @@ def _check_consistency(log: LogFile, previous: Anchored, anchor: Anchored, repor
 def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Report) -> None:
     anchors = sorted(_onchain_anchors(rpc, log), key=lambda a: a.size)
     report.anchors = len(anchors)
-    _check_listed_anchors(log, {a.size: a.root.lower() for a in anchors}, report)
+    _check_listed_anchors(rpc, log, {a.size: a.root.lower() for a in anchors}, report)
     for previous, anchor in itertools.pairwise(anchors):
         _check_consistency(log, previous, anchor, report)
     for anchor in anchors:
@@ -164,6 +187,20 @@ def _check_anchors(rpc: RpcClient, log: LogFile, tree: MerkleTree, report: Repor
         )
 
 
+def _where_it_was(rpc: RpcClient, listed: dict[str, Any]) -> str:
+    """For an anchor the chain does not hold: whether the block the custodian recorded it in is gone."""
+    number = listed.get("block_number")
+    if not isinstance(number, int):
+        return ""
+    header = rpc.get_block_or_none(number)
+    if header is None:
+        return f" (recorded in block {number}, which the chain no longer has: was the node restarted?)"
+    recorded = listed.get("block_hash")
+    if isinstance(recorded, str) and recorded.lower() != str(header["hash"]).lower():
+        return f" (recorded in block {number} {recorded}, which is gone: that height now holds {header['hash']})"
+    return f" (recorded in block {number}, tx {listed.get('tx_hash')})"
+
+
 def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: Report, progress: Progress) -> None:
     ledger = Ledger(rpc, log.contract, [])  # only the batch view is used: no ABI needed
     by_block: dict[int, list[tuple[int, leaf_codec.Leaf]]] = defaultdict(list)
@@ -181,40 +218,75 @@ def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: R
         group = blocks[start : start + 100]
         headers = rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in group])
         for number, header in zip(group, headers, strict=True):
-            entries = by_block[number]
-            canonical = header is not None and str(header["hash"]).lower()
-            stale = [(i, e) for i, e in entries if e.block_hash.lower() != canonical]
-            for index, entry in stale:
-                report.violations.append(
-                    Violation(
-                        "block_not_canonical",
-                        f"receipt {entry.receipt_id} was decided at block {number} {entry.block_hash}, "
-                        f"which is not on the canonical chain",
-                        index,
-                    )
-                )
-            current = [(i, e) for i, e in entries if e.block_hash.lower() == canonical]
-            if current:
-                queries = [Query(e.customer, e.brand, e.categories, e.purposes) for _, e in current]
-                answers = ledger.are_allowed(queries, number)
-                for (index, entry), allowed in zip(current, answers, strict=True):
-                    report.releases_checked += 1
-                    if not allowed:
-                        report.violations.append(
-                            Violation(
-                                "release_without_grant",
-                                f"receipt {entry.receipt_id}: {entry.brand} received categories "
-                                f"{entry.categories:#x} of {entry.customer} for purposes {entry.purposes:#x}, "
-                                f"which no grant covered at block {number}",
-                                index,
-                            )
-                        )
-            done += len(entries)
+            _check_block(ledger, number, header, by_block[number], report)
+            done += len(by_block[number])
             progress("releases", done, len(leaves))
 
 
+def _check_block(
+    ledger: Ledger,
+    number: int,
+    header: dict[str, Any] | None,
+    entries: list[tuple[int, leaf_codec.Leaf]],
+    report: Report,
+) -> None:
+    """The releases decided at block `number`: is that block still the chain's, and did a grant cover each?"""
+    if header is None:
+        report.unverified.extend(
+            Unverified(
+                "block_gone",
+                f"receipt {entry.receipt_id} was decided at block {number}, which the chain no longer "
+                "has (was the node restarted from an older state?): it cannot be re-checked",
+                index,
+            )
+            for index, entry in entries
+        )
+        return
+    canonical = str(header["hash"]).lower()
+    for index, entry in entries:
+        if entry.block_hash.lower() != canonical:
+            report.violations.append(
+                Violation(
+                    "block_not_canonical",
+                    f"receipt {entry.receipt_id} was decided at block {number} {entry.block_hash}, "
+                    f"which is not on the canonical chain",
+                    index,
+                )
+            )
+    current = [(i, e) for i, e in entries if e.block_hash.lower() == canonical]
+    if not current:
+        return
+    queries = [Query(e.customer, e.brand, e.categories, e.purposes) for _, e in current]
+    try:
+        answers = ledger.are_allowed(queries, number)
+    except RpcError as error:  # the node answers, but not for this block's state
+        report.unverified.extend(
+            Unverified(
+                "state_unavailable",
+                f"receipt {entry.receipt_id}: the node cannot answer for the state of block {number} "
+                f"({error}); point --rpc at a node that keeps historical state (an archive node)",
+                index,
+            )
+            for index, entry in current
+        )
+        return
+    for (index, entry), allowed in zip(current, answers, strict=True):
+        report.releases_checked += 1
+        if not allowed:
+            report.violations.append(
+                Violation(
+                    "release_without_grant",
+                    f"receipt {entry.receipt_id}: {entry.brand} received categories "
+                    f"{entry.categories:#x} of {entry.customer} for purposes {entry.purposes:#x}, "
+                    f"which no grant covered at block {number}",
+                    index,
+                )
+            )
+
+
 def verify_log(rpc: RpcClient, log: LogFile, progress: Progress = lambda _s, _d, _t: None) -> Report:
-    """Every check; chain failures raise (a verification that could not run is not a clean one)."""
+    """Every check. What could not be checked goes to `report.unverified`; a node that does not answer at all
+    raises (a verification that could not run is not a clean one)."""
     report = Report()
     if rpc.chain_id() != log.chain_id:
         raise ChainError(f"the log is for chain {log.chain_id}, the RPC serves chain {rpc.chain_id()}")

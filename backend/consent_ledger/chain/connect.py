@@ -7,14 +7,19 @@ from typing import Any
 from consent_ledger.chain.compiler import compile_project, load_artifact
 from consent_ledger.chain.deploy import CONTRACT_NAME, Deployment, load_deployment, still_deployed
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.chain.rpc import CircuitBreaker, RpcClient
 from consent_ledger.config import Settings
 from consent_ledger.errors import DeploymentError, ToolchainError
 
 
 def connect(settings: Settings) -> tuple[Ledger, Deployment]:
     """The deployed contract on `settings.rpc_url`; fails with advice when it is not there."""
-    rpc = RpcClient(settings.rpc_url)
+    rpc = RpcClient(
+        settings.rpc_url,
+        settings.rpc_timeout,
+        slow_timeout=settings.rpc_slow_timeout,
+        breaker=CircuitBreaker(settings.rpc_cooldown),
+    )
     chain_id = rpc.chain_id()
     deployment = load_deployment(settings.deployments_path, chain_id)
     if not still_deployed(rpc, deployment):

@@ -16,10 +16,11 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.chain.rpc import CircuitBreaker, RpcClient
 from consent_ledger.errors import ChainError, DevnetError
 
 HARDFORK = "cancun"  # matches the compiler's evmVersion; newer forks slowed block production here
@@ -103,6 +104,7 @@ class Devnet:
         persist: bool = True,
         state_interval: int = 1,
         chain_id: int = CHAIN_ID,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.project_root = project_root
         self.state_dir = state_dir
@@ -111,6 +113,7 @@ class Devnet:
         self.persist = persist
         self.state_interval = state_interval
         self.chain_id = chain_id
+        self.extra_args = list(extra_args)  # more anvil flags (tests: --prune-history, --no-mining...)
 
     @property
     def url(self) -> str:
@@ -142,7 +145,7 @@ class Devnet:
         pid = self._read_pid()
         if pid is None:
             return DevnetStatus(False, None, self.url)
-        rpc = RpcClient(self.url, timeout=2)
+        rpc = RpcClient(self.url, timeout=2, breaker=CircuitBreaker(0))
         try:
             return DevnetStatus(True, pid, self.url, rpc.chain_id(), rpc.block_number())
         except ChainError:
@@ -163,8 +166,16 @@ class Devnet:
             HARDFORK,
         ]
         if self.persist:
-            args += ["--state", str(self.state_file), "--state-interval", str(self.state_interval)]
-        return args
+            # --preserve-historical-states: the state file keeps every block's state, so after a restart the
+            # node still answers calls at old blocks (the verifier re-checks each release at its block).
+            args += [
+                "--state",
+                str(self.state_file),
+                "--state-interval",
+                str(self.state_interval),
+                "--preserve-historical-states",
+            ]
+        return args + self.extra_args
 
     def start(self, timeout: float = 30.0) -> DevnetStatus:
         """Start anvil unless ours already runs; wait until it answers JSON-RPC."""
@@ -187,7 +198,7 @@ class Devnet:
             )
         self.pid_file.write_text(json.dumps({"pid": process.pid, "port": self.port, "host": self.host}))
         deadline = time.monotonic() + timeout
-        rpc = RpcClient(self.url, timeout=2)
+        rpc = RpcClient(self.url, timeout=2, breaker=CircuitBreaker(0))  # polls until anvil is up: no cooldown
         try:
             while time.monotonic() < deadline:
                 if process.poll() is not None:

@@ -130,7 +130,7 @@ class TxSender:
         if to is not None:
             call["to"] = to
         try:
-            return int(self.rpc.request("eth_estimateGas", [call]), 16)
+            return int(self.rpc.request("eth_estimateGas", [call], slow=True), 16)
         except RpcError as error:
             self._raise_revert(error)
             raise
@@ -155,7 +155,8 @@ class TxSender:
                     tx["to"] = to
                 signed = self.account.sign_transaction(tx)
                 try:
-                    tx_hash = str(self.rpc.request("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()]))
+                    raw = "0x" + signed.raw_transaction.hex()
+                    tx_hash = str(self.rpc.request("eth_sendRawTransaction", [raw], slow=True))
                 except RpcError as error:
                     if "nonce" in str(error).lower() and attempt == 1:
                         self._nonce = None  # someone else used this key, or the node restarted

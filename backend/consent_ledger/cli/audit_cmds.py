@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.cli.common import emit_json, say, settings_from
 from consent_ledger.cli.index_cmd import index_command
 from consent_ledger.composition import build_context
+from consent_ledger.errors import ChainError
 
 
 def register(commands: Any) -> None:
@@ -63,15 +65,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# `audit verify` exit codes (README): what an auditor's script can branch on.
+EXIT_OK, EXIT_VIOLATIONS, EXIT_UNVERIFIED = 0, 1, 2
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     log = export_file.read(args.log)
     rpc = RpcClient(args.rpc)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task("verifying releases", total=max(len(log.leaves), 1))
-        report = verify_log(rpc, log, lambda _s, done, _t: progress.update(task, completed=done))
+    try:
+        with Progress(*columns, transient=True) as progress:
+            task = progress.add_task("verifying releases", total=max(len(log.leaves), 1))
+            report = verify_log(rpc, log, lambda _s, done, _t: progress.update(task, completed=done))
+    except ChainError as error:
+        print(f"could not verify: {error}", file=sys.stderr)
+        return EXIT_UNVERIFIED
     if args.json:
-        emit_json({"summary": report.summary(), "violations": [v.to_json() for v in report.violations]})
+        emit_json(
+            {
+                "summary": report.summary(),
+                "violations": [v.to_json() for v in report.violations],
+                "unverified": [u.to_json() for u in report.unverified],
+            }
+        )
     else:
         summary = report.summary()
         print(
@@ -81,12 +97,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for violation in report.violations:
             where = f" (leaf {violation.leaf})" if violation.leaf is not None else ""
             print(f"VIOLATION {violation.kind}{where}: {violation.detail}")
-        print(
-            "OK: every release was covered by a grant at its block"
-            if report.ok
-            else f"{len(report.violations)} violations"
-        )
-    return 0 if report.ok else 1
+        for unchecked in report.unverified:
+            where = f" (leaf {unchecked.leaf})" if unchecked.leaf is not None else ""
+            print(f"UNVERIFIED {unchecked.kind}{where}: {unchecked.detail}")
+        if report.violations:
+            print(f"{len(report.violations)} violations")
+        if report.unverified:
+            print(f"{len(report.unverified)} releases could not be checked")
+        if report.ok:
+            print("OK: every release was covered by a grant at its block")
+    return {"ok": EXIT_OK, "violations": EXIT_VIOLATIONS}.get(report.status, EXIT_UNVERIFIED)
 
 
 def cmd_anchor(args: argparse.Namespace) -> int:

@@ -81,7 +81,7 @@ class ChainReader:
         while True:
             query = {"address": self.contract, "fromBlock": hex(start), "toBlock": hex(stop)}
             try:
-                return list(self.rpc.request("eth_getLogs", [query])), stop
+                return list(self.rpc.request("eth_getLogs", [query], slow=True)), stop
             except RpcError:
                 if stop == start:
                     raise

@@ -223,5 +223,6 @@ class AuditService:
                 "ok": report.ok,
                 "summary": report.summary(),
                 "violations": [v.to_json() for v in report.violations],
+                "unverified": [u.to_json() for u in report.unverified],
             }
             return self._verification
