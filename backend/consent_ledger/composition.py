@@ -96,11 +96,12 @@ def relayer_key(settings: Settings, chain_id: int) -> str:
 
 
 def database_url(settings: Settings, deployment: Deployment) -> str:
-    """CONSENT_DATABASE_URL, or an SQLite file of this deployment's own under var/ (so a redeployed
-    devnet contract starts with a fresh database instead of another contract's outbox)."""
+    """CONSENT_DATABASE_URL, or an SQLite file of this deployment's own under var/, named by chain id,
+    genesis and contract (so a redeployed contract, or a fresh devnet where the same key put the contract
+    at the same address, starts with a fresh database instead of another deployment's outbox)."""
     if settings.database_url:
         return settings.database_url
-    name = f"consent-{deployment.chain_id}-{deployment.address[2:10].lower()}.db"
+    name = f"consent-{deployment.label}-{deployment.address[2:10].lower()}.db"
     return f"sqlite:///{settings.var_path / name}"
 
 
@@ -125,7 +126,7 @@ def open_storage(settings: Settings) -> Storage:
     upgrade(url)
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    bind_deployment(sessions, deployment.chain_id, deployment.address)
+    bind_deployment(sessions, deployment.chain_id, deployment.genesis_hash, deployment.address)
     return Storage(ledger, deployment, engine, sessions)
 
 

@@ -128,7 +128,8 @@ def test_deploy_then_reuse(cli: Cli) -> None:
     assert record["chain_id"] == 31337
     assert record["address"].startswith("0x")
     assert "deployed ConsentLedger" in first.err
-    assert json.loads((cli.deployments / "31337.json").read_text()) == record
+    assert record["genesis_hash"] == cli.rpc().get_block(0)["hash"]
+    assert json.loads((cli.deployments / f"31337-{record['genesis_hash'][2:10]}.json").read_text()) == record
     rpc = cli.rpc()
     assert rpc.get_code(record["address"]) not in ("0x", "")
 
@@ -371,7 +372,7 @@ def test_other_chains_need_an_explicit_deployer(cli: Cli, project_root: Path, mo
         refused = cli("deploy")
         assert refused.code == 1
         assert "CONSENT_DEPLOYER_KEY" in refused.err
-        assert not (cli.deployments / "31338.json").exists()
+        assert not list(cli.deployments.glob("31338-*.json"))
         fund = cli("account", "fund", _brand())
         assert fund.code == 1
         assert "devnet" in fund.err
@@ -379,7 +380,7 @@ def test_other_chains_need_an_explicit_deployer(cli: Cli, project_root: Path, mo
         monkeypatch.setenv("CONSENT_DEPLOYER_KEY", ANVIL_DEFAULT_KEY)
         deployed = cli.ok("deploy")
         assert json.loads(deployed.out)["chain_id"] == 31338
-        assert (cli.deployments / "31338.json").is_file()
-        assert not (cli.deployments / "31337.json").exists()
+        assert len(list(cli.deployments.glob("31338-*.json"))) == 1
+        assert not list(cli.deployments.glob("31337-*.json"))
     finally:
         other.stop()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from consent_ledger.chain.compiler import compile_project, load_artifact
-from consent_ledger.chain.deploy import CONTRACT_NAME, Deployment, load_deployment, still_deployed
+from consent_ledger.chain.deploy import CONTRACT_NAME, Deployment, genesis_hash, load_deployment, still_deployed
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import CircuitBreaker, RpcClient
 from consent_ledger.config import Settings
@@ -21,13 +22,15 @@ def connect(settings: Settings) -> tuple[Ledger, Deployment]:
         breaker=CircuitBreaker(settings.rpc_cooldown),
     )
     chain_id = rpc.chain_id()
-    deployment = load_deployment(settings.deployments_path, chain_id)
+    genesis = genesis_hash(rpc)
+    deployment = load_deployment(settings.deployments_path, chain_id, genesis)
     if not still_deployed(rpc, deployment):
         raise DeploymentError(
-            f"the contract recorded in deployments/{chain_id}.json ({deployment.address}) "
-            f"is not on the chain "
+            f"the contract recorded for chain {deployment.label} ({deployment.address}) is not on the chain "
             f"at {rpc.display_url} (was the devnet reset?): run `consent-ledger deploy`"
         )
+    if not deployment.genesis_hash:  # a legacy record whose contract is live here: this chain's
+        deployment = dataclasses.replace(deployment, genesis_hash=genesis)
     return Ledger(rpc, deployment.address, _abi_for(settings, deployment)), deployment
 
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from consent_ledger.chain.compiler import compile_project
-from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed, load_deployment, still_deployed
+from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed, genesis_hash, load_deployment, still_deployed
 from consent_ledger.chain.devnet import Devnet
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
@@ -79,7 +79,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     sender = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(deployer_key(settings, chain_id))
     deployment, reused = ensure_deployed(rpc, sender, artifact, settings.deployments_path)
     verb = "reusing" if reused else "deployed"
-    say(f"{verb} {CONTRACT_NAME} at {deployment.address} on chain {chain_id}, block {deployment.deploy_block}")
+    say(
+        f"{verb} {CONTRACT_NAME} at {deployment.address} on chain {chain_id} "
+        f"(genesis {deployment.genesis_hash[:10]}…), block {deployment.deploy_block}"
+    )
     emit_json(deployment.to_json())
     return 0
 
@@ -90,7 +93,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     rpc = RpcClient(settings.rpc_url)
     try:
         chain_id = rpc.chain_id()
-        deployment = load_deployment(settings.deployments_path, chain_id)
+        deployment = load_deployment(settings.deployments_path, chain_id, genesis_hash(rpc))
     except (ChainError, DeploymentError) as error:
         say(f"chain: {error}")
         return 1

@@ -1,5 +1,5 @@
 """Bind a database to one deployment, and refuse another: outbox rows, receipts and nonces belong
-to one contract on one chain."""
+to one contract on one chain, the chain named by its id and its genesis block's hash."""
 
 from __future__ import annotations
 
@@ -19,19 +19,36 @@ class DeploymentBinding(Base):
 
     id: Mapped[int] = mapped_column(Integer(), primary_key=True)
     chain_id: Mapped[int] = mapped_column(BigInteger())
+    genesis_hash: Mapped[str | None] = mapped_column(String(66))  # None: bound before it was kept
     contract: Mapped[str] = mapped_column(String(42))
     bound_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-def bind_deployment(sessions: sessionmaker[Session], chain_id: int, contract: str) -> None:
+def bind_deployment(sessions: sessionmaker[Session], chain_id: int, genesis_hash: str, contract: str) -> None:
+    """Bind an unbound database to this deployment; refuse one bound to another (ConfigError, with advice)."""
     with sessions.begin() as session:
         row = session.get(DeploymentBinding, 1)
         if row is None:
-            session.add(DeploymentBinding(id=1, chain_id=chain_id, contract=contract, bound_at=utc_now()))
-            return
-        if row.chain_id != chain_id or row.contract.lower() != contract.lower():
-            raise ConfigError(
-                f"this database belongs to contract {row.contract} on chain {row.chain_id}, but the deployment "
-                f"is {contract} on chain {chain_id}: point CONSENT_DATABASE_URL at a database for this deployment "
-                "(or at a new one)"
+            session.add(
+                DeploymentBinding(
+                    id=1, chain_id=chain_id, genesis_hash=genesis_hash, contract=contract, bound_at=utc_now()
+                )
             )
+            return
+        same_chain = row.chain_id == chain_id and (row.genesis_hash or genesis_hash).lower() == genesis_hash.lower()
+        if not same_chain or row.contract.lower() != contract.lower():
+            bound = f"contract {row.contract} on chain {row.chain_id}"
+            if row.genesis_hash:
+                bound += f" (genesis {row.genesis_hash})"
+            why = (
+                " — another chain with the same id, such as an earlier devnet or another node"
+                if row.chain_id == chain_id and row.contract.lower() == contract.lower()
+                else ""
+            )
+            raise ConfigError(
+                f"this database belongs to {bound}, but the deployment is {contract} on chain {chain_id} "
+                f"(genesis {genesis_hash}){why}: point CONSENT_DATABASE_URL at a database for this deployment "
+                "(or at a new one); the old database is left as it is"
+            )
+        if row.genesis_hash is None:
+            row.genesis_hash = genesis_hash  # bound before genesis hashes were kept: this is its chain
