@@ -30,12 +30,14 @@ from consent_ledger.errors import ConfigError
 from consent_ledger.indexer.runner import Indexer
 from consent_ledger.leases import Lease, LeaseStore, replica_id
 from consent_ledger.local_secrets import RETIRED_MASTER_KEY_ID, load_secrets, refuse_retired_master_key
+from consent_ledger.observability.metrics import Metrics
 from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.relayer.worker import RelayerWorker
 from consent_ledger.sender.durable import DurableSender
 from consent_ledger.services.audit import AuditService
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
+from consent_ledger.services.readiness import ReadinessService
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
 from consent_ledger.vault import MasterKey, Vault
@@ -63,6 +65,8 @@ class AppContext:
     indexer: Indexer
     leases: LeaseStore
     replica: str
+    metrics: Metrics
+    readiness: ReadinessService
 
     def start_workers(self) -> None:
         """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
@@ -212,6 +216,10 @@ def build_context(settings: Settings) -> AppContext:
         brands,
         settings.auditors,
     )
+    indexer = make_indexer(settings, storage, lease("indexer"))
+    readiness = ReadinessService(sessions, ledger.rpc, access_log, indexer, leases, replica)
+    metrics = Metrics()
+    metrics.set_scrape(readiness.gauges)
     return AppContext(
         settings=settings,
         catalog=catalog,
@@ -230,7 +238,9 @@ def build_context(settings: Settings) -> AppContext:
         access_log=access_log,
         anchorer=anchorer,
         audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands, [signer.address]),
-        indexer=make_indexer(settings, storage, lease("indexer")),
+        indexer=indexer,
         leases=leases,
         replica=replica,
+        metrics=metrics,
+        readiness=readiness,
     )

@@ -9,15 +9,17 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from consent_ledger.chain.devnet import free_port
-from fault_support import CLI
 
 pytestmark = pytest.mark.chain
+
+CLI = [sys.executable, "-m", "consent_ledger.cli.main"]
 
 
 class Steps:

@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from consent_ledger import __version__
-from consent_ledger.api import problems
+from consent_ledger.api import observe, problems
 from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.headers import SecurityHeaders
-from consent_ledger.api.routes import audit, auth, brand, customer, public
+from consent_ledger.api.routes import audit, auth, brand, customer, ops, public
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
 
@@ -47,10 +47,13 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    # Middlewares, innermost first: the body is read (and bounded) last, every response gets the headers.
+    observe.count_errors(app)
+    # Middlewares, innermost first: the body is read (and bounded) last, every response gets the headers,
+    # and the request observer (outermost) gives each response its request id and logs and counts it.
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    for module in (public, auth, customer, brand, audit):
+    app.add_middleware(observe.RequestObserver)
+    for module in (ops, public, auth, customer, brand, audit):
         app.include_router(module.router)
     if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

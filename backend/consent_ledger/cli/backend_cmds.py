@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import logging.config
 import os
 import sys
 import urllib.request
@@ -20,11 +22,15 @@ from consent_ledger.cli.common import emit_json, say, settings_from
 from consent_ledger.composition import build_context
 from consent_ledger.config import Settings
 from consent_ledger.errors import InputError
+from consent_ledger.observability.logs import FIELDS, logging_config
+from consent_ledger.observability.metrics import MULTIPROC_ENV, fresh_multiprocess_dir
 from consent_ledger.services.demo import BRANDS, demo_account, seed
 
 # A worker answers the supervisor's health check once it has imported the app and connected: on a
 # busy host that takes longer than uvicorn's 5 s default, and the supervisor would restart it forever.
 WORKER_STARTUP_SECONDS = 60
+
+log = logging.getLogger("consent_ledger.serve")
 
 
 def register(commands: Any) -> None:
@@ -96,14 +102,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.check_production()
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
-    say(f"API on http://{settings.api_host}:{settings.api_port}  (OpenAPI docs at /docs)")
+    # Every line on stderr is JSON from here on: one per request (ours, with its request id; uvicorn's
+    # access log is off), and uvicorn's own messages.
+    logging.config.dictConfig(logging_config())
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    log.info("serving the API on %s (OpenAPI docs at /docs)", url, extra={FIELDS: {"url": url}})
     if args.workers == 1:
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=logging_config(),
+            access_log=False,
+        )
         return 0
     # Each worker process builds its own app from the environment: hand it what the flags changed.
     os.environ["CONSENT_API_HOST"] = settings.api_host
     os.environ["CONSENT_API_PORT"] = str(settings.api_port)
     os.environ["CONSENT_BACKGROUND_JOBS"] = "true" if settings.background_jobs else "false"
+    # The workers share their metrics through files there (prometheus-client's multiprocess mode), so
+    # a scrape of any worker counts every worker's requests.
+    os.environ.setdefault(MULTIPROC_ENV, str(fresh_multiprocess_dir(settings.var_path, settings.api_port)))
     uvicorn.run(
         "consent_ledger.api.app:app_from_environment",
         factory=True,
@@ -111,7 +130,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
         host=settings.api_host,
         port=settings.api_port,
-        log_level="info",
+        log_config=logging_config(),
+        access_log=False,
     )
     return 0
 

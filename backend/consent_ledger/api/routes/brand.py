@@ -54,6 +54,7 @@ def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str
             purpose_masks[q.purpose] = catalog.purpose_mask([q.purpose])
         rows.append((q.customer, category_masks[key], purpose_masks[q.purpose]))
     result = context.gatekeeper.check(principal.address, rows)
+    context.metrics.record_answers(result.answers)
     pin = result.pin
     return {
         "brand": principal.address,
@@ -71,6 +72,7 @@ def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict
     result = context.releases.release(
         principal.address, body.customers, body.categories, body.purpose, context.settings.max_release_customers
     )
+    context.metrics.record_release(len(result.released), len(result.withheld))
     return result.to_json()
 
 

@@ -64,7 +64,9 @@ def revoke_typed_data(body: RevokeDraft, principal: CustomerDep, context: Contex
 def submit(body: SignedMessage, principal: CustomerDep, context: ContextDep, response: Response) -> dict[str, Any]:
     """Accept a signed grant or revocation: checked now, stored durably, relayed on-chain shortly."""
     submission, created = context.consents.submit(principal.address, body.kind, body.message, body.signature)
-    if not created:
+    if created:
+        context.metrics.submissions.labels(body.kind).inc()
+    else:
         response.status_code = status.HTTP_200_OK
     return submission.to_json()
 

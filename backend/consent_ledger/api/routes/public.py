@@ -1,4 +1,4 @@
-"""Open endpoints: catalog, brands, health."""
+"""Open endpoints: catalog, brands (health and readiness: routes/ops.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from consent_ledger.api.deps import ContextDep
-from consent_ledger.errors import ChainError
-from consent_ledger.redaction import redact_text
 
 router = APIRouter(prefix="/v1", tags=["public"])
 
@@ -23,15 +21,3 @@ def catalog(context: ContextDep) -> dict[str, Any]:
 def brands(context: ContextDep) -> dict[str, Any]:
     """Registered brands."""
     return {"brands": [{"address": a, "name": n} for a, n in context.brands.all().items()]}
-
-
-@router.get("/health")
-def health(context: ContextDep) -> dict[str, Any]:
-    """Chain head, contract, and relayer queue. Chain trouble shows here without failing the call."""
-    chain: dict[str, Any] = {"chain_id": context.deployment.chain_id, "contract": context.deployment.address}
-    try:
-        chain["block"] = context.ledger.rpc.block_number()
-        chain["ok"] = True
-    except ChainError as error:
-        chain.update(ok=False, error=redact_text(str(error)))
-    return {"chain": chain, "outbox": context.outbox.counts()}

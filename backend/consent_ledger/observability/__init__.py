@@ -1,0 +1,1 @@
+"""Structured logs and Prometheus metrics: what an operator reads, never a secret or a personal value."""
