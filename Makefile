@@ -9,19 +9,23 @@ BIN := $(VENV)/bin
 CL := $(BIN)/consent-ledger
 PY_STAMP := $(VENV)/.stamp-deps
 LOCK := requirements.lock
-# How the lock is made: every dependency of pyproject.toml (with the dev extra) pinned with hashes, for
-# any platform, for the oldest Python we support. Existing pins are kept unless UPGRADE=1.
-LOCK_CMD = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-	--generate-hashes --quiet --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
+RUNTIME_LOCK := requirements-runtime.lock
+# How the locks are made: every dependency of pyproject.toml (with the dev extra) pinned with hashes, for
+# any platform, for the oldest Python we support; existing pins are kept unless UPGRADE=1. The runtime
+# lock (what an installed wheel needs, without the dev tools) takes the same versions.
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
+LOCK_CMD = $(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o $(LOCK) && \
+	$(BIN)/uv pip compile pyproject.toml --constraint $(LOCK) $(LOCK_FLAGS) -o $(RUNTIME_LOCK)
 NPM_STAMP := node_modules/.stamp-npm
 SYS_STAMP := var/.stamp-system
 
-.PHONY: help setup lock run test lint typecheck unit integration bench gas devnet-stop clean
+.PHONY: help setup lock wheel run test lint typecheck unit integration bench gas devnet-stop clean
 
 help:
 	@echo "make run    set up, start anvil, compile, deploy, seed demo data, serve the API on :8000"
 	@echo "make test   set up and run lint, type checks and the whole test suite"
 	@echo "make bench  every benchmark (gas, views, api, audit): JSON figures"
+	@echo "make wheel  build dist/consent_ledger-*.whl with the compiled contract inside (installable anywhere)"
 	@echo "make lock   re-pin requirements.lock after a dependency changed in pyproject.toml (UPGRADE=1: newest)"
 
 $(SYS_STAMP): scripts/system-deps.sh
@@ -48,7 +52,7 @@ $(NPM_STAMP): package.json package-lock.json | $(SYS_STAMP)
 setup: $(SYS_STAMP) $(PY_STAMP) $(NPM_STAMP)
 
 lock: | $(BIN)/python
-	@echo "==> pinning pyproject.toml's dependencies into $(LOCK)"
+	@echo "==> pinning pyproject.toml's dependencies into $(LOCK) and $(RUNTIME_LOCK)"
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet uv
 	@$(LOCK_CMD)
 	@$(MAKE) --no-print-directory setup
@@ -57,6 +61,7 @@ run: setup
 	@$(CL) devnet start
 	@$(CL) compile
 	@$(CL) deploy > /dev/null
+	@$(CL) db upgrade
 	@$(CL) seed
 	@$(CL) serve
 
@@ -91,5 +96,10 @@ bench: setup
 gas: setup
 	@$(CL) bench gas --json
 
+wheel: setup
+	@$(CL) compile
+	@rm -rf dist && $(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache

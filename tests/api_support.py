@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from consent_ledger.composition import AppContext
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
+from consent_ledger.db.migrate import upgrade
 
 PROFILE = {
     "email": {"category": "contact.email", "value": "ada@example.org"},
@@ -87,7 +88,11 @@ class Api:
         self.context.relayer.drain()
 
 
-def api_settings(chain, database_url: str, tmp_path, **overrides: Any) -> Settings:
+def api_settings(chain, database_url: str, tmp_path, *, migrate: bool = True, **overrides: Any) -> Settings:
+    """Settings for an app on the session chain; the database is migrated first (as `consent-ledger db
+    upgrade` is run before `serve`)."""
+    if migrate:
+        upgrade(database_url)
     values: dict[str, Any] = {
         "env": "test",
         "rpc_url": chain.rpc.url,

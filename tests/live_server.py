@@ -75,7 +75,9 @@ def live_server(chain, tmp_path: Path, *, relayer: bool = False, **settings: str
     port = free_port()
     env = server_env(chain, tmp_path, api_port=str(port), siwe_domain=f"127.0.0.1:{port}", **settings)
     log = tmp_path / f"serve-{port}.log"
-    args = [sys.executable, "-m", "consent_ledger.cli.main", "serve"] + ([] if relayer else ["--no-relayer"])
+    cli = [sys.executable, "-m", "consent_ledger.cli.main"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)  # as before serve
+    args = [*cli, "serve"] + ([] if relayer else ["--no-relayer"])
     with log.open("wb") as out:
         process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(process, port, log)

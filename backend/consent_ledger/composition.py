@@ -23,9 +23,9 @@ from consent_ledger.chain.deploy import Deployment
 from consent_ledger.chain.keystore import load_keystore, read_password
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.config import ANVIL_RELAYER_KEY, DEVNET_CHAIN_ID, Settings
-from consent_ledger.db.binding import bind_deployment
+from consent_ledger.db.binding import bind_deployment, check_binding
 from consent_ledger.db.engine import make_engine, make_session_factory
-from consent_ledger.db.migrate import upgrade
+from consent_ledger.db.migrate import require_current, upgrade
 from consent_ledger.errors import ConfigError
 from consent_ledger.indexer.runner import Indexer
 from consent_ledger.leases import Lease, LeaseStore, replica_id
@@ -123,15 +123,25 @@ class Storage:
         self.ledger.rpc.close()
 
 
-def open_storage(settings: Settings) -> Storage:
-    """Connect to the chain, migrate the deployment's database and bind it to the deployment."""
+def open_storage(settings: Settings, *, migrate: bool = False) -> Storage:
+    """Connect to the chain, check (or, with `migrate`, upgrade) the deployment's database schema, and
+    bind the database to the deployment. Only `consent-ledger db upgrade` migrates."""
     ledger, deployment = connect(settings)
     url = database_url(settings, deployment)
-    upgrade(url)
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    bind_deployment(sessions, deployment.chain_id, deployment.genesis_hash, deployment.address)
-    return Storage(ledger, deployment, engine, sessions)
+    storage = Storage(ledger, deployment, engine, make_session_factory(engine))
+    identity = (deployment.chain_id, deployment.genesis_hash, deployment.address)
+    try:
+        if migrate:
+            check_binding(storage.sessions, *identity)  # refuse another deployment's database before changing it
+            upgrade(url)
+        else:
+            require_current(url)
+        bind_deployment(storage.sessions, *identity)
+    except BaseException:
+        storage.close()
+        raise
+    return storage
 
 
 def make_indexer(settings: Settings, storage: Storage, guard: Lease | None = None) -> Indexer:

@@ -23,8 +23,10 @@ DEV_SECRETS = frozenset({ANVIL_DEFAULT_KEY, ANVIL_RELAYER_KEY})
 
 
 def _default_root() -> Path:
-    """The project checkout: backend/consent_ledger/config.py -> three levels up."""
-    return Path(__file__).resolve().parents[2]
+    """The project checkout (backend/consent_ledger/config.py -> three levels up) when running from one;
+    installed from a wheel, the current directory (var/ and deployments/ then live there)."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "contracts").is_dir() else Path.cwd()
 
 
 class Settings(BaseSettings):

@@ -50,6 +50,7 @@ class Steps:
         """What `make run` does before serving."""
         self.ok("devnet", "start")
         deployment: dict[str, object] = json.loads(self.ok("deploy").stdout)
+        self.ok("db", "upgrade")
         seeded = self.ok("seed")
         assert "seeded 3 brands" in seeded.stderr
         return deployment
@@ -84,7 +85,7 @@ def test_a_fresh_devnet_gets_its_own_deployment_and_database(tmp_path: Path) -> 
 
         # The old database, pointed at explicitly, is refused with what to do, and not touched.
         (old_db,) = old_databases
-        refused = steps.run("seed", CONSENT_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / old_db}")
+        refused = steps.run("db", "upgrade", CONSENT_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / old_db}")
         assert refused.returncode == 1
         assert "another chain with the same id" in refused.stderr
         assert "CONSENT_DATABASE_URL" in refused.stderr

@@ -205,7 +205,7 @@ def test_a_database_serves_one_deployment(chain, db_url, tmp_path, relayer) -> N
 
 
 def test_default_database_is_per_deployment(chain, tmp_path) -> None:
-    settings = api_settings(chain, "unused", tmp_path).model_copy(update={"database_url": None})
+    settings = api_settings(chain, "unused", tmp_path, migrate=False).model_copy(update={"database_url": None})
     url = database_url(settings, chain.deployment)
     assert url.startswith("sqlite:///")
     assert chain.deployment.address[2:10].lower() in url

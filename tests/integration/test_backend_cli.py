@@ -27,6 +27,7 @@ def env(chain, tmp_path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CONSENT_DEPLOYMENTS_DIR", str(chain.deployments_dir))
     monkeypatch.setenv("CONSENT_DATABASE_URL", database)
     monkeypatch.setenv("CONSENT_VAR_DIR", str(tmp_path / "var"))
+    assert main(["db", "upgrade"]) == 0
     return database
 
 

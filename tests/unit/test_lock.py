@@ -16,23 +16,23 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _pins() -> list[Requirement]:
+def _pins(name: str = "requirements.lock") -> list[Requirement]:
     """Every pin line; a package may be pinned twice, once per Python version range (markers differ)."""
     pins = []
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
+    for line in (ROOT / name).read_text().splitlines():
         if not line or line[0] in " #":
             continue
         pins.append(Requirement(line.removesuffix("\\").strip()))
     return pins
 
 
-def _locked() -> dict[str, Requirement]:
+def _locked(name: str = "requirements.lock") -> dict[str, Requirement]:
     """One pin per package: the one whose marker holds here when a package is pinned more than once."""
     pins: dict[str, Requirement] = {}
-    for requirement in _pins():
-        name = canonicalize_name(requirement.name)
-        if name not in pins or requirement.marker is None or requirement.marker.evaluate():
-            pins[name] = requirement
+    for requirement in _pins(name):
+        package = canonicalize_name(requirement.name)
+        if package not in pins or requirement.marker is None or requirement.marker.evaluate():
+            pins[package] = requirement
     return pins
 
 
@@ -76,3 +76,15 @@ def test_this_environment_runs_the_pinned_versions() -> None:
         if installed != _pinned_version(requirement):
             differing.append(f"{name} {installed} (lock: {_pinned_version(requirement)})")
     assert not differing, f"installed versions differ from requirements.lock, run `make setup`: {differing}"
+
+
+def test_the_runtime_lock_pins_the_same_versions_for_the_runtime_dependencies() -> None:
+    """requirements-runtime.lock (what an installed wheel needs) is the dev lock minus the dev tools."""
+    runtime, full = _locked("requirements-runtime.lock"), _locked()
+    assert {name: _pinned_version(r) for name, r in runtime.items()} == {
+        name: _pinned_version(full[name]) for name in runtime
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in map(Requirement, project["dependencies"]):
+        assert canonicalize_name(requirement.name) in runtime, f"{requirement.name}: run `make lock`"
+    assert not {"pytest", "mypy", "ruff", "playwright"} & runtime.keys(), "dev tools in the runtime lock"

@@ -29,6 +29,7 @@ from consent_ledger.chain import eip712
 from consent_ledger.chain.devnet import free_port
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
+from consent_ledger.db.migrate import upgrade
 from consent_ledger.domain import GrantRequest
 from consent_ledger.relayer.items import Kind
 
@@ -109,6 +110,7 @@ def api_report(
                 "env": "development",
             }
         )
+        upgrade(f"sqlite:///{chain.root / 'bench.db'}")  # as `consent-ledger db upgrade` would
         context = build_context(bench_settings)
         try:
             return _measure(context, bench_settings, customers, relayed, chain.url, chain.artifact.abi, progress)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from consent_ledger.chain.compiler import compile_project, load_artifact
+from consent_ledger.chain.artifacts import contract_artifact, in_checkout, packaged_artifact
+from consent_ledger.chain.compiler import Artifact, load_artifact
 from consent_ledger.chain.deploy import CONTRACT_NAME, Deployment, genesis_hash, load_deployment, still_deployed
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import CircuitBreaker, RpcClient
@@ -35,18 +36,27 @@ def connect(settings: Settings) -> tuple[Ledger, Deployment]:
 
 
 def _abi_for(settings: Settings, deployment: Deployment) -> list[dict[str, Any]]:
-    """The built artifact when it matches the deployed ABI (no compiler run); else compile."""
-    build_dir = settings.build_path / "contracts"
-    try:
-        artifact = load_artifact(build_dir, CONTRACT_NAME)
-        if artifact.abi_hash == deployment.abi_hash:
+    """The packaged (or built) artifact when it matches the deployed ABI: no compiler run at start. In a
+    checkout whose build is stale, compile; installed, a mismatch means another version deployed it."""
+    for artifact in (packaged_artifact(), _built(settings)):
+        if artifact is not None and artifact.abi_hash == deployment.abi_hash:
             return artifact.abi
-    except ToolchainError:
-        pass
-    artifact = compile_project(settings.project_root, build_dir).artifacts[CONTRACT_NAME]
+    if not in_checkout(settings.project_root):
+        raise DeploymentError(
+            f"the deployed contract's ABI ({deployment.abi_hash}) is not this installation's: install the "
+            "version that deployed it, or deploy this one with `consent-ledger deploy`"
+        )
+    artifact = contract_artifact(settings.project_root, settings.build_path / "contracts")
     if artifact.abi_hash != deployment.abi_hash:
         raise DeploymentError(
             f"the deployed contract's ABI ({deployment.abi_hash}) differs from the sources' "
             f"({artifact.abi_hash}): run `consent-ledger deploy` to deploy the current sources"
         )
     return artifact.abi
+
+
+def _built(settings: Settings) -> Artifact | None:
+    try:
+        return load_artifact(settings.build_path / "contracts", CONTRACT_NAME)
+    except ToolchainError:
+        return None

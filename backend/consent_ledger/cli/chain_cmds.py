@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from consent_ledger.chain.artifacts import contract_artifact, write_packaged
 from consent_ledger.chain.compiler import compile_project
 from consent_ledger.chain.deploy import CONTRACT_NAME, ensure_deployed, genesis_hash, load_deployment, still_deployed
 from consent_ledger.chain.devnet import Devnet
@@ -43,6 +44,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         say(warning)
     artifact = result.artifacts[CONTRACT_NAME]
+    write_packaged(artifact)  # what the wheel ships (make wheel)
     state = "up to date" if result.cached else "compiled"
     target = settings.build_path / "contracts"
     say(f"{state}: {len(result.artifacts)} contracts with solc {artifact.compiler} -> {target}")
@@ -73,7 +75,7 @@ def deployer_key(settings: Settings, chain_id: int) -> str:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
+    artifact = contract_artifact(settings.project_root, settings.build_path / "contracts")
     rpc = RpcClient(settings.rpc_url)
     chain_id = rpc.chain_id()
     sender = Ledger(rpc, "0x" + "00" * 20, artifact.abi).sender(deployer_key(settings, chain_id))

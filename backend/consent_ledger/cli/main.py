@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from consent_ledger import __version__
-from consent_ledger.cli import audit_cmds, backend_cmds, bench_cmds, chain_cmds, wallet_cmds
+from consent_ledger.cli import audit_cmds, backend_cmds, bench_cmds, chain_cmds, db_cmds, wallet_cmds
 from consent_ledger.errors import LedgerError
 from consent_ledger.redaction import redact_text
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chain_cmds.register(commands)
     wallet_cmds.register(commands)
+    db_cmds.register(commands)
     backend_cmds.register(commands)
     audit_cmds.register(commands)
     bench_cmds.register(commands)

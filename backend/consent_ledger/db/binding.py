@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, String, inspect, text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from consent_ledger.db.base import Base, UtcDateTime, utc_now
@@ -35,20 +35,41 @@ def bind_deployment(sessions: sessionmaker[Session], chain_id: int, genesis_hash
                 )
             )
             return
-        same_chain = row.chain_id == chain_id and (row.genesis_hash or genesis_hash).lower() == genesis_hash.lower()
-        if not same_chain or row.contract.lower() != contract.lower():
-            bound = f"contract {row.contract} on chain {row.chain_id}"
-            if row.genesis_hash:
-                bound += f" (genesis {row.genesis_hash})"
-            why = (
-                " — another chain with the same id, such as an earlier devnet or another node"
-                if row.chain_id == chain_id and row.contract.lower() == contract.lower()
-                else ""
-            )
-            raise ConfigError(
-                f"this database belongs to {bound}, but the deployment is {contract} on chain {chain_id} "
-                f"(genesis {genesis_hash}){why}: point CONSENT_DATABASE_URL at a database for this deployment "
-                "(or at a new one); the old database is left as it is"
-            )
+        refusal = _refusal(row.chain_id, row.genesis_hash, row.contract, chain_id, genesis_hash, contract)
+        if refusal is not None:
+            raise refusal
         if row.genesis_hash is None:
             row.genesis_hash = genesis_hash  # bound before genesis hashes were kept: this is its chain
+
+
+def check_binding(sessions: sessionmaker[Session], chain_id: int, genesis_hash: str, contract: str) -> None:
+    """`bind_deployment`'s refusal without writing anything, on a database of any schema (even none): run
+    before migrating, so another deployment's database is refused before anything in it changes."""
+    with sessions() as session:
+        if not inspect(session.connection()).has_table(DeploymentBinding.__tablename__):
+            return
+        row = session.execute(text("SELECT * FROM deployment_binding WHERE id = 1")).mappings().one_or_none()
+    if row is not None:
+        refusal = _refusal(
+            int(row["chain_id"]), row.get("genesis_hash"), str(row["contract"]), chain_id, genesis_hash, contract
+        )
+        if refusal is not None:
+            raise refusal
+
+
+def _refusal(
+    bound_chain: int, bound_genesis: str | None, bound_contract: str, chain_id: int, genesis_hash: str, contract: str
+) -> ConfigError | None:
+    same_contract = bound_contract.lower() == contract.lower()
+    same_chain = bound_chain == chain_id and (bound_genesis or genesis_hash).lower() == genesis_hash.lower()
+    if same_chain and same_contract:
+        return None
+    bound = f"contract {bound_contract} on chain {bound_chain}"
+    if bound_genesis:
+        bound += f" (genesis {bound_genesis})"
+    why = " — another chain with the same id, such as an earlier devnet or another node" if same_contract else ""
+    return ConfigError(
+        f"this database belongs to {bound}, but the deployment is {contract} on chain {chain_id} "
+        f"(genesis {genesis_hash}){why}: point CONSENT_DATABASE_URL at a database for this deployment "
+        "(or at a new one); the old database is left as it is"
+    )

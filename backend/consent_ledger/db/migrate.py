@@ -14,7 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from consent_ledger.db.engine import make_engine
+from consent_ledger.db.engine import make_engine, normalize_url
+from consent_ledger.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 URL_ATTRIBUTE = "url"
@@ -70,3 +71,24 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def require_current(url: str) -> None:
+    """Refuse a database whose schema is not this version's (never migrated, older, or newer)."""
+    current, head = current_revision(url), head_revision()
+    if current == head:
+        return
+    shown = normalize_url(url).render_as_string(hide_password=True)
+    if current is None:
+        raise ConfigError(
+            f"the database {shown} has no schema yet: run `consent-ledger db upgrade` (with the same settings) first"
+        )
+    known = {script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+    if current not in known:
+        raise ConfigError(
+            f"the database {shown} is at schema {current}, which this version does not know (a newer version "
+            f"migrated it; this one ends at {head}): run the newer version"
+        )
+    raise ConfigError(
+        f"the database {shown} is at schema {current}, this version needs {head}: run `consent-ledger db upgrade`"
+    )
