@@ -92,6 +92,7 @@ bench: setup
 	@$(CL) bench views
 	@$(CL) bench api --json
 	@$(CL) bench audit --json
+	@$(CL) bench load --json
 
 gas: setup
 	@$(CL) bench gas --json

@@ -133,6 +133,13 @@ def _admin_connection() -> psycopg.Connection[tuple[object, ...]]:
 
 
 @pytest.fixture
+def pg_admin_url() -> str:
+    """A PostgreSQL URL whose user may CREATE DATABASE (for code under test that makes its own databases)."""
+    _admin_connection().close()  # reachable, or the test fails saying how to start it
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
 def pg_database() -> Iterator[str]:
     """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
     name = f"cl_test_{uuid.uuid4().hex}"

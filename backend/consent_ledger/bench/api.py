@@ -48,8 +48,15 @@ class _Http:
             self.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        self.conn.request(method, path, None if body is None else json.dumps(body), self.headers)
-        reply = self.conn.getresponse()
+        payload = None if body is None else json.dumps(body)
+        try:
+            self.conn.request(method, path, payload, self.headers)
+            reply = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the kept-alive connection while it was idle (a slow step in between): reopen.
+            self.conn.close()
+            self.conn.request(method, path, payload, self.headers)
+            reply = self.conn.getresponse()
         data = reply.read()
         if reply.status >= 400:
             raise RuntimeError(f"{method} {path}: {reply.status} {data[:300]!r}")

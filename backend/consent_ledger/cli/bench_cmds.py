@@ -1,13 +1,15 @@
-"""bench gas (and later bench api / bench audit)."""
+"""bench gas | views | api | audit | load."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from consent_ledger.bench.api import api_report
 from consent_ledger.bench.audit import audit_report
 from consent_ledger.bench.gas import gas_report
+from consent_ledger.bench.load import DEFAULT_PG_ADMIN_URL, load_report
 from consent_ledger.bench.views import views_report
 from consent_ledger.cli.common import emit_json, say, settings_from
 
@@ -32,6 +34,19 @@ def register(commands: Any) -> None:
     au.add_argument("--events", type=int, default=50_000)
     au.add_argument("--releases", type=int, default=100_000)
     au.set_defaults(handler=cmd_audit)
+    lo = sub.add_parser(
+        "load", help="mixed load from client processes against two serve replicas on PostgreSQL, then one"
+    )
+    lo.add_argument("--json", action="store_true", help="print one JSON object")
+    lo.add_argument("--seconds", type=float, default=120.0, help="length of each set-up's run (default 120)")
+    lo.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
+    lo.add_argument("--customers", type=int, default=200, help="customers granted and stored first")
+    lo.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("CONSENT_BENCH_PG_ADMIN_URL", DEFAULT_PG_ADMIN_URL),
+        help="PostgreSQL URL of a user who may CREATE DATABASE (a throwaway database per set-up)",
+    )
+    lo.set_defaults(handler=cmd_load)
 
 
 def cmd_gas(args: argparse.Namespace) -> int:
@@ -64,3 +79,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     report = audit_report(settings_from(args), args.events, args.releases, progress=lambda m: say(f"... {m}"))
     emit_json(report)
     return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    report = load_report(
+        settings_from(args),
+        seconds=args.seconds,
+        clients=args.clients,
+        customers=args.customers,
+        pg_admin_url=args.pg_admin_url,
+        progress=lambda m: say(f"... {m}"),
+    )
+    emit_json(report)
+    return 0 if report["errors"] == 0 else 1
