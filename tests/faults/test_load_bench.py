@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
-from fault_support import CLI
-
 pytestmark = pytest.mark.chain
+
+CLI = [sys.executable, "-m", "consent_ledger.cli.main"]
 
 
 def test_a_short_load_run_has_no_errors_and_the_full_shape(pg_admin_url: str) -> None:

@@ -1,5 +1,5 @@
-"""A real `serve` process logs one JSON line per request, with the request id it returned, and never a
-secret or a personal value."""
+"""A real `serve` process: readiness says which jobs it leads; it logs one JSON line per request, with
+the request id it returned, and never a secret or a personal value."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ def test_one_json_line_per_request_with_its_id_and_nothing_personal(world, clust
     reply = release(client, base, {**brand_auth, "X-Request-ID": "trace-42"}, [customer.address])
     assert reply.json()["released"][0]["fields"]["email"] == PROFILE["email"]["value"]
     assert reply.headers["x-request-id"] == "trace-42"
+
+    # Readiness names this replica and the jobs it leads (it is the only one: it leads them all).
+    def leads_all() -> bool:
+        leaders = client.get(f"{base}/v1/ready").json()["leaders"]
+        return all(leaders.get(job, {}).get("this_replica") for job in ("relayer", "anchorer", "indexer"))
+
+    wait_for("the replica to lead every job", leads_all, 30, detail=cluster.logs)
+    ready = client.get(f"{base}/v1/ready").json()
+    assert {lease["holder"] for lease in ready["leaders"].values()} == {ready["replica"]}
     missing = client.get(f"{base}/v1/audit/leaves/0?customer={customer.address}")
     ids = {"trace-42", missing.headers["x-request-id"]}
     replica.process.terminate()

@@ -1,7 +1,7 @@
 """deployment_binding.genesis_hash: the chain a database belongs to is named by id and genesis block.
 
-Revision ID: 0009_binding_genesis
-Revises: 0008_event_senders
+Revision ID: 0010_binding_genesis
+Revises: 0009_leases_sender
 
 Two chains can share an id (a fresh devnet, another node on 31337) and, deployed by the same key, the
 contract address; their genesis hashes differ. A database bound before this revision has no genesis
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_binding_genesis"
-down_revision: str | None = "0008_event_senders"
+revision: str = "0010_binding_genesis"
+down_revision: str | None = "0009_leases_sender"
 branch_labels: str | None = None
 depends_on: str | None = None
 
