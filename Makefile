@@ -99,7 +99,8 @@ gas: setup
 
 wheel: setup
 	@$(CL) compile
-	@rm -rf dist && $(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
+	@rm -rf dist build/lib build/bdist.*  # setuptools keeps old files there, and would ship them
+	@$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/*.whl
 
 clean:

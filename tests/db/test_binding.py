@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import Engine, update
 
@@ -52,3 +54,23 @@ def test_a_binding_from_before_genesis_hashes_takes_the_chain_it_starts_on(engin
     bind_deployment(sessions, 31337, GENESIS_B, CONTRACT)
     with pytest.raises(ConfigError):
         bind_deployment(sessions, 31337, GENESIS_A, CONTRACT)
+
+
+def test_replicas_binding_at_once_all_start(engine: Engine) -> None:
+    """Several replicas on a fresh database race for the first bind: none fails."""
+    barrier, errors = threading.Barrier(6), []
+
+    def bind() -> None:
+        sessions = make_session_factory(engine)
+        barrier.wait()
+        try:
+            bind_deployment(sessions, 31337, GENESIS_A, CONTRACT)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=bind) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []

@@ -32,6 +32,9 @@ def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def _build_wheel(project_root: Path, out: Path) -> Path:
     contract_artifact(project_root, project_root / "build" / "contracts")  # `make wheel`: compile first
+    # As `make wheel` does: setuptools keeps files of earlier builds in build/lib and would ship them.
+    for stale in [project_root / "build" / "lib", *(project_root / "build").glob("bdist.*")]:
+        shutil.rmtree(stale, ignore_errors=True)
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(project_root)])
     (wheel,) = out.glob("consent_ledger-*.whl")
     return wheel

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Integer, String, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from consent_ledger.db.base import Base, UtcDateTime, utc_now
@@ -25,7 +26,15 @@ class DeploymentBinding(Base):
 
 
 def bind_deployment(sessions: sessionmaker[Session], chain_id: int, genesis_hash: str, contract: str) -> None:
-    """Bind an unbound database to this deployment; refuse one bound to another (ConfigError, with advice)."""
+    """Bind an unbound database to this deployment; refuse one bound to another (ConfigError, with advice).
+    Replicas starting together race for the first bind: the loser reads the winner's row and compares."""
+    try:
+        _bind(sessions, chain_id, genesis_hash, contract)
+    except IntegrityError:
+        _bind(sessions, chain_id, genesis_hash, contract)
+
+
+def _bind(sessions: sessionmaker[Session], chain_id: int, genesis_hash: str, contract: str) -> None:
     with sessions.begin() as session:
         row = session.get(DeploymentBinding, 1)
         if row is None:
