@@ -9,21 +9,45 @@ import {IConsentLedger} from "./interfaces/IConsentLedger.sol";
 import {GrantHash} from "./libraries/GrantHash.sol";
 
 /// @title Consent Ledger
-/// @notice Customer-signed data-sharing grants, one storage slot per (customer, brand), and
-/// per-custodian access-log anchors. Immutable and permissionless: no owner, no admin, no proxy.
+/// @notice Customer-signed data-sharing grants, per purpose, and per-custodian access-log anchors.
+/// Immutable and permissionless: no owner, no admin, no proxy.
+/// @dev Storage per (customer, brand): one header slot holding the nonce, expiry, grant time, the
+/// purposes mask and the categories of the grant's first (lowest) purpose, so a one-purpose grant is
+/// one storage write, as is a revocation; each further purpose writes one slot of its own, keyed by
+/// its bit. A new grant rewrites the header and every further purpose it names, so purpose slots
+/// left by an earlier grant are never read again (the header's mask no longer names them, or the new
+/// grant overwrote them) and need no clearing.
 contract ConsentLedger is IConsentLedger, EIP712 {
     using GrantHash for GrantRequest;
     using GrantHash for RevokeRequest;
+    using GrantHash for PurposeTerms[];
 
     /// @notice Gas given to a customer's EIP-1271 wallet to judge a signature. Bounded so that one
     /// wallet cannot burn a relayed batch's gas and sink everybody else's items with it.
     uint256 public constant ERC1271_GAS_LIMIT = 100_000;
 
+    /// @inheritdoc IConsentLedger
+    uint256 public constant MAX_GRANT_DURATION = 730 days;
+
     /*//////////////////////////////////////////////////////////////
                                  STORAGE
     //////////////////////////////////////////////////////////////*/
 
-    mapping(address customer => mapping(address brand => GrantState)) private _grants;
+    /// @dev One slot: 48 + 40 + 40 + 64 + 64 = 256 bits.
+    struct Header {
+        uint48 nonce;
+        uint40 expiresAt;
+        uint40 grantedAt;
+        uint64 purposes;
+        uint64 firstCategories;
+    }
+
+    struct Pair {
+        Header header;
+        mapping(uint64 purposeBit => uint64 categories) categories;
+    }
+
+    mapping(address customer => mapping(address brand => Pair)) private _pairs;
 
     mapping(address custodian => mapping(uint64 size => bytes32 root)) private _roots;
 
@@ -41,54 +65,54 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IConsentLedger
-    function grant(address brand, uint64 categories, uint64 purposes, uint40 expiresAt, bytes32 noticeHash)
-        external
-    {
-        GrantState storage slot = _grants[msg.sender][brand];
-        Rejection reason = _checkTerms(brand, categories, purposes, expiresAt);
+    function grant(address brand, PurposeTerms[] calldata terms, uint40 expiresAt, bytes32 noticeHash) external {
+        Pair storage pair = _pairs[msg.sender][brand];
+        (Rejection reason, uint64 purposes, uint256 index) = _checkTerms(brand, terms, expiresAt);
         if (reason != Rejection.None) {
-            _revertTerms(reason, msg.sender, brand, expiresAt);
+            _revertTerms(reason, msg.sender, brand, expiresAt, index);
         }
-        _recordGrant(slot, msg.sender, brand, categories, purposes, expiresAt, noticeHash, slot.nonce);
+        _recordGrant(pair, msg.sender, brand, terms, purposes, expiresAt, noticeHash, pair.header.nonce);
     }
 
     /// @inheritdoc IConsentLedger
     function revoke(address brand) external {
-        GrantState storage slot = _grants[msg.sender][brand];
-        _recordRevoke(slot, msg.sender, brand, slot.nonce);
+        Pair storage pair = _pairs[msg.sender][brand];
+        _recordRevoke(pair, msg.sender, brand, pair.header.nonce);
     }
 
     /// @inheritdoc IConsentLedger
     function grantBySig(GrantRequest calldata request, bytes calldata signature) external {
-        GrantState storage slot = _grants[request.customer][request.brand];
-        uint48 nonce = slot.nonce;
-        Rejection reason = _checkGrant(request, signature, nonce);
+        Pair storage pair = _pairs[request.customer][request.brand];
+        uint48 nonce = pair.header.nonce;
+        PurposeTerms[] calldata terms = request.terms; // decoded once: each access re-validates the offsets
+        (Rejection reason, uint64 purposes, uint256 index) = _checkGrant(request, terms, signature, nonce);
         if (reason != Rejection.None) {
-            _revertGrant(reason, request, nonce);
+            _revertGrant(reason, request, nonce, index);
         }
-        _applyGrant(slot, request, nonce);
+        _applyGrant(pair, request, terms, purposes, nonce);
     }
 
     /// @inheritdoc IConsentLedger
     function revokeBySig(RevokeRequest calldata request, bytes calldata signature) external {
-        GrantState storage slot = _grants[request.customer][request.brand];
-        uint48 nonce = slot.nonce;
+        Pair storage pair = _pairs[request.customer][request.brand];
+        uint48 nonce = pair.header.nonce;
         Rejection reason = _checkRevoke(request, signature, nonce);
         if (reason != Rejection.None) {
             _revertRevoke(reason, request, nonce);
         }
-        _recordRevoke(slot, request.customer, request.brand, nonce);
+        _recordRevoke(pair, request.customer, request.brand, nonce);
     }
 
     /// @inheritdoc IConsentLedger
     function grantBatchBySig(SignedGrant[] calldata items) external returns (uint256 accepted) {
         for (uint256 i = 0; i < items.length; ++i) {
             GrantRequest calldata request = items[i].request;
-            GrantState storage slot = _grants[request.customer][request.brand];
-            uint48 nonce = slot.nonce;
-            Rejection reason = _checkGrant(request, items[i].signature, nonce);
+            Pair storage pair = _pairs[request.customer][request.brand];
+            uint48 nonce = pair.header.nonce;
+            PurposeTerms[] calldata terms = request.terms;
+            (Rejection reason, uint64 purposes,) = _checkGrant(request, terms, items[i].signature, nonce);
             if (reason == Rejection.None) {
-                _applyGrant(slot, request, nonce);
+                _applyGrant(pair, request, terms, purposes, nonce);
                 ++accepted;
             } else {
                 emit GrantRejected(request.customer, request.brand, request.nonce, reason);
@@ -100,11 +124,11 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     function revokeBatchBySig(SignedRevoke[] calldata items) external returns (uint256 accepted) {
         for (uint256 i = 0; i < items.length; ++i) {
             RevokeRequest calldata request = items[i].request;
-            GrantState storage slot = _grants[request.customer][request.brand];
-            uint48 nonce = slot.nonce;
+            Pair storage pair = _pairs[request.customer][request.brand];
+            uint48 nonce = pair.header.nonce;
             Rejection reason = _checkRevoke(request, items[i].signature, nonce);
             if (reason == Rejection.None) {
-                _recordRevoke(slot, request.customer, request.brand, nonce);
+                _recordRevoke(pair, request.customer, request.brand, nonce);
                 ++accepted;
             } else {
                 emit RevokeRejected(request.customer, request.brand, request.nonce, reason);
@@ -136,7 +160,7 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         view
         returns (bool)
     {
-        return _allows(_grants[customer][brand], categories, purposes);
+        return _allows(_pairs[customer][brand], categories, purposes);
     }
 
     /// @inheritdoc IConsentLedger
@@ -144,23 +168,39 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         answers = new bool[](queries.length);
         for (uint256 i = 0; i < queries.length; ++i) {
             Query calldata q = queries[i];
-            answers[i] = _allows(_grants[q.customer][q.brand], q.categories, q.purposes);
+            answers[i] = _allows(_pairs[q.customer][q.brand], q.categories, q.purposes);
         }
     }
 
     /// @inheritdoc IConsentLedger
-    function grantOf(address customer, address brand) external view returns (GrantState memory) {
-        return _grants[customer][brand];
+    function grantOf(address customer, address brand) external view returns (GrantState memory state) {
+        Pair storage pair = _pairs[customer][brand];
+        Header memory h = pair.header;
+        state.expiresAt = h.expiresAt;
+        state.grantedAt = h.grantedAt;
+        state.nonce = h.nonce;
+        uint256 count = 0;
+        for (uint8 p = 0; p < 64; ++p) {
+            if (h.purposes & (uint64(1) << p) != 0) ++count;
+        }
+        state.terms = new PurposeTerms[](count);
+        uint256 next = 0;
+        for (uint8 p = 0; p < 64; ++p) {
+            uint64 bit = uint64(1) << p;
+            if (h.purposes & bit == 0) continue;
+            uint64 categories = next == 0 ? h.firstCategories : pair.categories[bit];
+            state.terms[next++] = PurposeTerms({purpose: p, categories: categories});
+        }
     }
 
     /// @inheritdoc IConsentLedger
     function nonceOf(address customer, address brand) external view returns (uint256) {
-        return _grants[customer][brand].nonce;
+        return _pairs[customer][brand].header.nonce;
     }
 
     /// @inheritdoc IConsentLedger
     function grantDigest(GrantRequest calldata request) external view returns (bytes32) {
-        return _hashTypedDataV4(request.hash());
+        return _hashTypedDataV4(request.hash(request.terms.hash()));
     }
 
     /// @inheritdoc IConsentLedger
@@ -183,38 +223,71 @@ contract ConsentLedger is IConsentLedger, EIP712 {
                                  INTERNALS
     //////////////////////////////////////////////////////////////*/
 
-    function _allows(GrantState storage state, uint64 categories, uint64 purposes) private view returns (bool) {
-        GrantState memory s = state;
-        return block.timestamp < s.expiresAt && s.categories & categories == categories
-            && s.purposes & purposes == purposes;
-    }
-
-    /// @dev The checks every grant passes, however it arrives. Returns the first failure.
-    function _checkTerms(address brand, uint64 categories, uint64 purposes, uint40 expiresAt)
-        private
-        view
-        returns (Rejection)
-    {
-        if (brand == address(0)) return Rejection.ZeroBrand;
-        if (categories == 0) return Rejection.NoCategories;
-        if (purposes == 0) return Rejection.NoPurposes;
-        if (expiresAt <= block.timestamp) return Rejection.ExpiryInPast;
-        return Rejection.None;
-    }
-
-    function _checkGrant(GrantRequest calldata request, bytes calldata signature, uint48 nonce)
-        private
-        view
-        returns (Rejection)
-    {
-        if (request.deadline < block.timestamp) return Rejection.SignatureExpired;
-        Rejection reason = _checkTerms(request.brand, request.categories, request.purposes, request.expiresAt);
-        if (reason != Rejection.None) return reason;
-        if (request.nonce != nonce) return Rejection.InvalidNonce;
-        if (!_isSignedBy(request.customer, _hashTypedDataV4(request.hash()), signature)) {
-            return Rejection.InvalidSignature;
+    /// @dev Every purpose asked for must be granted, each with every category asked for. The first
+    /// (lowest) purpose's categories live in the header; the others in their own slots.
+    function _allows(Pair storage pair, uint64 categories, uint64 purposes) private view returns (bool) {
+        Header memory h = pair.header;
+        if (purposes == 0 || block.timestamp >= h.expiresAt || h.purposes & purposes != purposes) return false;
+        uint64 first = _lowestBit(h.purposes);
+        if (purposes & first != 0) {
+            if (h.firstCategories & categories != categories) return false;
+            purposes ^= first;
         }
-        return Rejection.None;
+        while (purposes != 0) {
+            uint64 bit = _lowestBit(purposes);
+            if (pair.categories[bit] & categories != categories) return false;
+            purposes ^= bit;
+        }
+        return true;
+    }
+
+    /// @dev The lowest set bit of `mask` (zero for zero). Unchecked: `~mask + 1` is the two's
+    /// complement negation, which wraps to zero exactly when `mask` is zero; the wrap is the intent.
+    function _lowestBit(uint64 mask) private pure returns (uint64) {
+        unchecked {
+            return mask & (~mask + 1);
+        }
+    }
+
+    /// @dev The checks every grant passes, however it arrives. Returns the first failure, the
+    /// purposes mask the terms name, and the index of the offending term (when a term is at fault).
+    function _checkTerms(address brand, PurposeTerms[] calldata terms, uint40 expiresAt)
+        private
+        view
+        returns (Rejection, uint64 purposes, uint256 index)
+    {
+        if (brand == address(0)) return (Rejection.ZeroBrand, 0, 0);
+        if (terms.length == 0) return (Rejection.NoPurposes, 0, 0);
+        uint256 previous = 0; // one more than the previous purpose, so purpose 0 may come first
+        uint256 count = terms.length;
+        for (uint256 i = 0; i < count; ++i) {
+            PurposeTerms calldata term = terms[i];
+            uint8 purpose = term.purpose;
+            if (purpose >= 64 || purpose < previous) return (Rejection.InvalidPurpose, 0, i);
+            if (term.categories == 0) return (Rejection.NoCategories, 0, i);
+            purposes |= uint64(1) << purpose;
+            previous = uint256(purpose) + 1;
+        }
+        if (expiresAt <= block.timestamp) return (Rejection.ExpiryInPast, 0, 0);
+        if (expiresAt > block.timestamp + MAX_GRANT_DURATION) return (Rejection.ExpiryTooFar, 0, 0);
+        return (Rejection.None, purposes, 0);
+    }
+
+    /// @dev `terms` is `request.terms`, decoded by the caller.
+    function _checkGrant(
+        GrantRequest calldata request,
+        PurposeTerms[] calldata terms,
+        bytes calldata signature,
+        uint48 nonce
+    ) private view returns (Rejection, uint64, uint256) {
+        if (request.deadline < block.timestamp) return (Rejection.SignatureExpired, 0, 0);
+        (Rejection reason, uint64 purposes, uint256 index) = _checkTerms(request.brand, terms, request.expiresAt);
+        if (reason != Rejection.None) return (reason, 0, index);
+        if (request.nonce != nonce) return (Rejection.InvalidNonce, 0, 0);
+        if (!_isSignedBy(request.customer, _hashTypedDataV4(request.hash(terms.hash())), signature)) {
+            return (Rejection.InvalidSignature, 0, 0);
+        }
+        return (Rejection.None, purposes, 0);
     }
 
     function _checkRevoke(RevokeRequest calldata request, bytes calldata signature, uint48 nonce)
@@ -248,44 +321,58 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         return ok && answer.length == 32 && bytes4(answer) == IERC1271.isValidSignature.selector;
     }
 
-    function _applyGrant(GrantState storage slot, GrantRequest calldata request, uint48 nonce) private {
+    function _applyGrant(
+        Pair storage pair,
+        GrantRequest calldata request,
+        PurposeTerms[] calldata terms,
+        uint64 purposes,
+        uint48 nonce
+    ) private {
         _recordGrant(
-            slot,
+            pair,
             request.customer,
             request.brand,
-            request.categories,
-            request.purposes,
+            terms,
+            purposes,
             request.expiresAt,
             request.noticeHash,
             nonce
         );
     }
 
+    /// @dev `terms` has passed `_checkTerms` (non-empty, purposes ascending and below 64) and
+    /// `purposes` is its mask.
     function _recordGrant(
-        GrantState storage slot,
+        Pair storage pair,
         address customer,
         address brand,
-        uint64 categories,
+        PurposeTerms[] calldata terms,
         uint64 purposes,
         uint40 expiresAt,
         bytes32 noticeHash,
         uint48 nonce
     ) private {
+        uint64 firstCategories = terms[0].categories; // read first: a calldata read between the writes would split them
         // Five fields of one packed slot: the optimizer merges these writes into a single SSTORE.
-        slot.categories = categories;
-        slot.purposes = purposes;
-        slot.expiresAt = expiresAt;
-        slot.grantedAt = uint40(block.timestamp);
-        slot.nonce = _next(nonce);
-        emit Granted(customer, brand, categories, purposes, expiresAt, noticeHash, nonce);
+        Header storage header = pair.header;
+        header.nonce = _next(nonce);
+        header.expiresAt = expiresAt;
+        header.grantedAt = uint40(block.timestamp);
+        header.purposes = purposes;
+        header.firstCategories = firstCategories;
+        for (uint256 i = 1; i < terms.length; ++i) {
+            pair.categories[uint64(1) << terms[i].purpose] = terms[i].categories;
+        }
+        emit Granted(customer, brand, terms, expiresAt, noticeHash, nonce);
     }
 
-    function _recordRevoke(GrantState storage slot, address customer, address brand, uint48 nonce) private {
-        slot.categories = 0;
-        slot.purposes = 0;
-        slot.expiresAt = 0;
-        slot.grantedAt = 0;
-        slot.nonce = _next(nonce);
+    function _recordRevoke(Pair storage pair, address customer, address brand, uint48 nonce) private {
+        Header storage header = pair.header;
+        header.nonce = _next(nonce);
+        header.expiresAt = 0;
+        header.grantedAt = 0;
+        header.purposes = 0;
+        header.firstCategories = 0;
         emit Revoked(customer, brand, nonce);
     }
 
@@ -298,14 +385,24 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         }
     }
 
-    function _revertTerms(Rejection reason, address customer, address brand, uint40 expiresAt) private view {
+    function _revertTerms(Rejection reason, address customer, address brand, uint40 expiresAt, uint256 index)
+        private
+        view
+    {
         if (reason == Rejection.ZeroBrand) revert ConsentLedgerZeroBrand(customer);
-        if (reason == Rejection.NoCategories) revert ConsentLedgerNoCategories(customer, brand);
         if (reason == Rejection.NoPurposes) revert ConsentLedgerNoPurposes(customer, brand);
+        if (reason == Rejection.InvalidPurpose) revert ConsentLedgerInvalidPurpose(customer, brand, index);
+        if (reason == Rejection.NoCategories) revert ConsentLedgerNoCategories(customer, brand, index);
+        if (reason == Rejection.ExpiryTooFar) {
+            revert ConsentLedgerExpiryTooFar(expiresAt, block.timestamp + MAX_GRANT_DURATION);
+        }
         revert ConsentLedgerExpiryInPast(expiresAt, block.timestamp);
     }
 
-    function _revertGrant(Rejection reason, GrantRequest calldata request, uint48 nonce) private view {
+    function _revertGrant(Rejection reason, GrantRequest calldata request, uint48 nonce, uint256 index)
+        private
+        view
+    {
         if (reason == Rejection.SignatureExpired) {
             revert ConsentLedgerSignatureExpired(request.deadline, block.timestamp);
         }
@@ -315,7 +412,7 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         if (reason == Rejection.InvalidSignature) {
             revert ConsentLedgerInvalidSignature(request.customer, request.brand);
         }
-        _revertTerms(reason, request.customer, request.brand, request.expiresAt);
+        _revertTerms(reason, request.customer, request.brand, request.expiresAt, index);
     }
 
     function _revertRevoke(Rejection reason, RevokeRequest calldata request, uint48 nonce) private view {

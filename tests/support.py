@@ -7,7 +7,7 @@ from eth_account.signers.local import LocalAccount
 
 from consent_ledger.chain import eip712
 from consent_ledger.chain.ledger import Ledger
-from consent_ledger.domain import GrantRequest, RevokeRequest
+from consent_ledger.domain import GrantRequest, RevokeRequest, Terms, uniform_terms
 
 DAY = 86_400
 NOTICE = bytes.fromhex("5e" * 32)
@@ -29,8 +29,11 @@ def grant_request(
     expires_in: int = 30 * DAY,
     nonce: int = 0,
     deadline_in: int = DAY,
+    terms: Terms | None = None,
 ) -> GrantRequest:
-    return GrantRequest(customer, brand, categories, purposes, now + expires_in, NOTICE, nonce, now + deadline_in)
+    """A grant of `terms`, or (without them) of the same `categories` for every purpose of `purposes`."""
+    chosen = uniform_terms(categories, purposes) if terms is None else terms
+    return GrantRequest(customer, brand, chosen, now + expires_in, NOTICE, nonce, now + deadline_in)
 
 
 def sign_grant(ledger: Ledger, signer: LocalAccount, request: GrantRequest) -> bytes:

@@ -1,25 +1,105 @@
-"""Plain values shared by every layer: the messages customers sign and the state the chain holds."""
+"""Plain values shared by every layer: the messages customers sign and the state the chain holds.
+
+A grant carries, per purpose, the categories allowed for that purpose (`PurposeTerms`). Purposes are
+numbered 0..63 (bit i of a purposes mask is purpose i); categories are 64-bit masks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 UINT64_MAX = 2**64 - 1
 UINT40_MAX = 2**40 - 1
+PURPOSE_LIMIT = 64  # purposes are numbered 0..63
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeTerms:
+    """The categories a grant allows for one purpose (`purpose` is the purpose's number, its bit)."""
+
+    purpose: int
+    categories: int
+
+    @property
+    def bit(self) -> int:
+        return 1 << self.purpose
+
+
+Terms = tuple[PurposeTerms, ...]
+
+
+def terms_of(pairs: Iterable[tuple[int, int]]) -> Terms:
+    """Terms from (purpose number, categories mask) pairs, in ascending order of purpose, as the
+    contract wants them; a purpose named twice gets the union of its categories."""
+    merged: dict[int, int] = {}
+    for purpose, categories in pairs:
+        merged[purpose] = merged.get(purpose, 0) | categories
+    return tuple(PurposeTerms(p, merged[p]) for p in sorted(merged))
+
+
+def uniform_terms(categories: int, purposes: int) -> Terms:
+    """The same categories for every purpose of the `purposes` mask."""
+    return tuple(PurposeTerms(p, categories) for p in range(PURPOSE_LIMIT) if purposes >> p & 1)
+
+
+def purposes_mask(terms: Iterable[PurposeTerms]) -> int:
+    mask = 0
+    for term in terms:
+        mask |= term.bit
+    return mask
+
+
+def categories_union(terms: Iterable[PurposeTerms]) -> int:
+    mask = 0
+    for term in terms:
+        mask |= term.categories
+    return mask
+
+
+def terms_allow(terms: Iterable[PurposeTerms], categories: int, purposes: int) -> bool:
+    """The contract's rule, without time: at least one purpose asked for, every one of them in the
+    terms, and each allowing every category asked for."""
+    if purposes == 0:
+        return False
+    by_bit = {term.bit: term.categories for term in terms}
+    for p in range(PURPOSE_LIMIT):
+        bit = 1 << p
+        if purposes & bit and (bit not in by_bit or by_bit[bit] & categories != categories):
+            return False
+    return True
+
+
+def categories_for(terms: Iterable[PurposeTerms], purpose: int) -> int:
+    """The categories the terms allow for purpose number `purpose` (0 when not granted for it)."""
+    for term in terms:
+        if term.purpose == purpose:
+            return term.categories
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
 class GrantRequest:
-    """The EIP-712 `Grant` message. Addresses are checksummed hex strings; times are unix seconds."""
+    """The EIP-712 `Grant` message. Addresses are checksummed hex strings; times are unix seconds.
+    `terms` lists each purpose once, ascending, with the categories allowed for it."""
 
     customer: str
     brand: str
-    categories: int
-    purposes: int
+    terms: Terms
     expires_at: int
     notice_hash: bytes
     nonce: int
     deadline: int
+
+    @property
+    def purposes(self) -> int:
+        """The purposes mask the terms name."""
+        return purposes_mask(self.terms)
+
+    @property
+    def categories(self) -> int:
+        """Every category the terms name, for any purpose."""
+        return categories_union(self.terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,24 +114,31 @@ class RevokeRequest:
 
 @dataclass(frozen=True, slots=True)
 class GrantState:
-    """What the contract stores for one (customer, brand) pair."""
+    """What the contract holds for one (customer, brand) pair."""
 
-    categories: int
-    purposes: int
+    terms: Terms
     expires_at: int
     granted_at: int
     nonce: int
+
+    @property
+    def purposes(self) -> int:
+        return purposes_mask(self.terms)
+
+    @property
+    def categories(self) -> int:
+        """Every category granted, for any purpose (use `categories_for` to ask per purpose)."""
+        return categories_union(self.terms)
+
+    def categories_for(self, purpose: int) -> int:
+        return categories_for(self.terms, purpose)
 
     def active_at(self, timestamp: int) -> bool:
         return timestamp < self.expires_at
 
     def allows(self, categories: int, purposes: int, timestamp: int) -> bool:
         """The same rule as the contract's `isAllowed`."""
-        return (
-            self.active_at(timestamp)
-            and self.categories & categories == categories
-            and self.purposes & purposes == purposes
-        )
+        return self.active_at(timestamp) and terms_allow(self.terms, categories, purposes)
 
 
 @dataclass(frozen=True, slots=True)

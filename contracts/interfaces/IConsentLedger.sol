@@ -2,33 +2,42 @@
 pragma solidity ^0.8.24;
 
 /// @title Consent Ledger interface
-/// @notice Customers record which brand may use which categories of their data, for which purposes,
-/// until when. One storage slot per (customer, brand) holds the whole state. Nothing personal is
-/// ever stored or emitted: only addresses, bitmasks, times, nonces and the hash of the privacy notice.
-/// @dev Limits: categories and purposes are 64-bit masks (bit meanings live in the off-chain,
-/// versioned catalog); times are uint40 seconds; the per-(customer, brand) nonce is stored in 48 bits
-/// (2^48 grants or revocations per pair).
+/// @notice Customers record which brand may use which categories of their data for each purpose,
+/// until when. A grant names, purpose by purpose, the categories allowed for that purpose; one expiry,
+/// one notice and one signature cover them all. Nothing personal is ever stored or emitted: only
+/// addresses, bitmasks, times, nonces and the hash of the privacy notice.
+/// @dev Limits: purposes are numbered 0..63 and categories are 64-bit masks (bit meanings live in the
+/// off-chain, versioned catalog); a grant lasts at most `MAX_GRANT_DURATION`; times are uint40 seconds;
+/// the per-(customer, brand) nonce is stored in 48 bits (2^48 grants or revocations per pair).
+/// Storage: one header slot per (customer, brand) (nonce, expiry, grant time, purposes mask and the
+/// categories of the grant's first purpose), plus one slot per further purpose of the grant.
 interface IConsentLedger {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice The state of one (customer, brand) pair, packed into one storage slot.
-    /// @dev `expiresAt == 0` means no active grant (never granted, or revoked).
-    struct GrantState {
+    /// @notice The categories a grant allows for one purpose (EIP-712 `PurposeTerms`).
+    /// @dev `purpose` is the purpose's number (0..63, its bit in the catalog); `categories` a mask.
+    struct PurposeTerms {
+        uint8 purpose;
         uint64 categories;
-        uint64 purposes;
+    }
+
+    /// @notice The state of one (customer, brand) pair as the views return it.
+    /// @dev `expiresAt == 0` means no active grant (never granted, or revoked); `terms` is empty then.
+    struct GrantState {
+        PurposeTerms[] terms;
         uint40 expiresAt;
         uint40 grantedAt;
         uint48 nonce;
     }
 
-    /// @notice The EIP-712 `Grant` message a customer signs.
+    /// @notice The EIP-712 `Grant` message a customer signs. `terms` lists each purpose once, in
+    /// ascending order of purpose, with the categories allowed for it.
     struct GrantRequest {
         address customer;
         address brand;
-        uint64 categories;
-        uint64 purposes;
+        PurposeTerms[] terms;
         uint40 expiresAt;
         bytes32 noticeHash;
         uint256 nonce;
@@ -72,20 +81,22 @@ interface IConsentLedger {
         ZeroBrand,
         NoCategories,
         NoPurposes,
-        ExpiryInPast
+        ExpiryInPast,
+        ExpiryTooFar,
+        InvalidPurpose
     }
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice `customer` granted `brand` the given categories and purposes until `expiresAt`;
-    /// the grant replaced any earlier one for this pair. `nonce` is the nonce the grant consumed.
+    /// @notice `customer` granted `brand`, for each purpose in `terms`, the categories listed with it,
+    /// until `expiresAt`; the grant replaced any earlier one for this pair. `nonce` is the nonce the
+    /// grant consumed.
     event Granted(
         address indexed customer,
         address indexed brand,
-        uint64 categories,
-        uint64 purposes,
+        PurposeTerms[] terms,
         uint40 expiresAt,
         bytes32 noticeHash,
         uint256 nonce
@@ -120,14 +131,22 @@ interface IConsentLedger {
     /// @notice A grant must name a brand.
     error ConsentLedgerZeroBrand(address customer);
 
-    /// @notice A grant must cover at least one data category (revoke to withdraw everything).
-    error ConsentLedgerNoCategories(address customer, address brand);
+    /// @notice Each purpose of a grant must allow at least one data category (revoke to withdraw
+    /// everything); `index` is the offending entry of `terms`.
+    error ConsentLedgerNoCategories(address customer, address brand, uint256 index);
 
     /// @notice A grant must cover at least one purpose.
     error ConsentLedgerNoPurposes(address customer, address brand);
 
+    /// @notice Purposes are numbered 0..63 and listed once each, in ascending order; `terms[index]`
+    /// is not.
+    error ConsentLedgerInvalidPurpose(address customer, address brand, uint256 index);
+
     /// @notice Every grant expires, and not in the past.
     error ConsentLedgerExpiryInPast(uint40 expiresAt, uint256 timestamp);
+
+    /// @notice Every grant expires within `MAX_GRANT_DURATION`: `expiresAt` is later than `latest`.
+    error ConsentLedgerExpiryTooFar(uint40 expiresAt, uint256 latest);
 
     /// @notice An access log only grows: each anchor must cover more leaves than the last.
     error ConsentLedgerAnchorNotGrowing(address custodian, uint64 previousSize, uint64 size);
@@ -139,15 +158,14 @@ interface IConsentLedger {
                                  WRITES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Grant `brand` the given categories and purposes until `expiresAt`, as the customer
-    /// (msg.sender) directly. Replaces any earlier grant to this brand and consumes the pair's nonce.
+    /// @notice Grant `brand`, for each purpose in `terms`, the categories listed with it, until
+    /// `expiresAt`, as the customer (msg.sender) directly. Replaces any earlier grant to this brand
+    /// (narrowing is a new grant) and consumes the pair's nonce.
     /// @param brand The brand's address.
-    /// @param categories Bitmask of data categories (catalog bits), at least one.
-    /// @param purposes Bitmask of purposes (catalog bits), at least one.
-    /// @param expiresAt When the grant ends (unix seconds, in the future).
+    /// @param terms Each purpose once (0..63, ascending) with its categories (a non-zero mask).
+    /// @param expiresAt When the grant ends (unix seconds, in the future, within `MAX_GRANT_DURATION`).
     /// @param noticeHash Hash of the privacy notice the customer was shown.
-    function grant(address brand, uint64 categories, uint64 purposes, uint40 expiresAt, bytes32 noticeHash)
-        external;
+    function grant(address brand, PurposeTerms[] calldata terms, uint40 expiresAt, bytes32 noticeHash) external;
 
     /// @notice Revoke everything `brand` was allowed, as the customer (msg.sender) directly. No relayer
     /// can censor this path. Also invalidates any signed but unsubmitted message for this pair.
@@ -186,12 +204,14 @@ interface IConsentLedger {
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Whether `customer` currently allows `brand` every bit of `categories` and `purposes`.
+    /// @notice Whether `customer` currently allows `brand` every category of `categories` for every
+    /// purpose of `purposes`.
     /// @param customer The customer's address.
     /// @param brand The brand's address.
     /// @param categories Bitmask of data categories asked for.
-    /// @param purposes Bitmask of purposes asked for.
-    /// @return True when an unexpired grant covers all the bits asked for.
+    /// @param purposes Bitmask of purposes asked for (bit i is purpose i); at least one.
+    /// @return True when an unexpired grant covers each purpose asked for and allows, for each of
+    /// them, all the categories asked for. False when `purposes` is zero.
     function isAllowed(address customer, address brand, uint64 categories, uint64 purposes)
         external
         view
@@ -205,7 +225,8 @@ interface IConsentLedger {
     /// @notice The stored state of a (customer, brand) pair.
     /// @param customer The customer's address.
     /// @param brand The brand's address.
-    /// @return The packed grant state (all zero but the nonce when there is no active grant).
+    /// @return The grant's terms, expiry, grant time and the pair's nonce (all zero or empty but the
+    /// nonce when there is no grant).
     function grantOf(address customer, address brand) external view returns (GrantState memory);
 
     /// @notice The nonce the next grant or revocation for this pair must carry.
@@ -223,6 +244,11 @@ interface IConsentLedger {
     /// @param request The revocation message.
     /// @return The digest (domain separator included).
     function revokeDigest(RevokeRequest calldata request) external view returns (bytes32);
+
+    /// @notice The longest a grant may last: `expiresAt` is at most this many seconds after the block
+    /// that records it.
+    /// @return The bound in seconds.
+    function MAX_GRANT_DURATION() external view returns (uint256);
 
     /// @notice The custodian's latest anchor.
     /// @param custodian The address that anchored.

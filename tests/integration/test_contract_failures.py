@@ -12,7 +12,7 @@ from consent_ledger.chain import eip712
 from consent_ledger.chain.deploy import ensure_deployed
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
-from consent_ledger.domain import RevokeRequest
+from consent_ledger.domain import PurposeTerms, RevokeRequest, uniform_terms
 from consent_ledger.errors import ContractRevertError
 from support import DAY, NOTICE, grant_request, malleate, new_account, sign_grant, sign_revoke
 
@@ -45,7 +45,7 @@ def test_tampered_message(chain, ledger: Ledger, relayer: TxSender) -> None:
     request = grant_request(customer.address, brand, chain.now(), categories=0b1)
     signature = sign_grant(ledger, customer, request)
     with refused("ConsentLedgerInvalidSignature"):
-        ledger.grant_by_sig(relayer, replace(request, categories=0b11), signature)
+        ledger.grant_by_sig(relayer, replace(request, terms=uniform_terms(0b11, request.purposes)), signature)
 
 
 def test_replayed_signature(chain, ledger: Ledger, relayer: TxSender) -> None:
@@ -182,6 +182,11 @@ def test_direct_grant_checks_terms(chain, ledger: Ledger) -> None:
     own = ledger.sender(customer.key)
     now = chain.now()
     with refused("ConsentLedgerNoCategories"):
-        ledger.grant(own, brand, 0, 1, now + DAY, NOTICE)
+        ledger.grant(own, brand, (PurposeTerms(1, 0),), now + DAY, NOTICE)
     with refused("ConsentLedgerExpiryInPast"):
-        ledger.grant(own, brand, 1, 1, now - 1, NOTICE)
+        ledger.grant(own, brand, (PurposeTerms(1, 1),), now - 1, NOTICE)
+    with refused("ConsentLedgerExpiryTooFar"):
+        ledger.grant(own, brand, (PurposeTerms(1, 1),), now + 731 * DAY, NOTICE)
+    with refused("ConsentLedgerInvalidPurpose", index=1):
+        ledger.grant(own, brand, (PurposeTerms(2, 1), PurposeTerms(2, 4)), now + DAY, NOTICE)
+    assert ledger.nonce_of(customer.address, brand) == 0

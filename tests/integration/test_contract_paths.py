@@ -7,7 +7,7 @@ import pytest
 from consent_ledger.chain.events import Granted, Rejected, Rejection, Revoked
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
-from consent_ledger.domain import RevokeRequest
+from consent_ledger.domain import PurposeTerms, RevokeRequest
 from consent_ledger.errors import ContractRevertError
 from support import DAY, NOTICE, grant_request, new_account, sign_grant, sign_revoke
 
@@ -20,27 +20,25 @@ def test_direct_grant_then_revoke(chain, ledger: Ledger) -> None:
     own = ledger.sender(customer.key)
     now = chain.now()
 
-    result = ledger.grant(own, brand, 0b101, 0b1, now + DAY, NOTICE)
+    terms = (PurposeTerms(0, 0b101), PurposeTerms(3, 0b10))
+    result = ledger.grant(own, brand, terms, now + DAY, NOTICE)
     (event,) = result.events
     assert isinstance(event, Granted)
-    assert (event.customer, event.brand, event.categories, event.purposes) == (
-        customer.address,
-        brand,
-        0b101,
-        0b1,
-    )
+    assert (event.customer, event.brand, event.terms) == (customer.address, brand, terms)
     assert (event.expires_at, event.notice_hash, event.nonce) == (now + DAY, "0x" + NOTICE.hex(), 0)
     state = ledger.grant_of(customer.address, brand)
-    assert (state.categories, state.purposes, state.expires_at, state.nonce) == (0b101, 0b1, now + DAY, 1)
+    assert (state.terms, state.expires_at, state.nonce) == (terms, now + DAY, 1)
     assert state.granted_at == int(ledger.rpc.get_block(result.receipt.block_number)["timestamp"], 16)
     assert ledger.is_allowed(customer.address, brand, 0b100, 0b1)
-    assert not ledger.is_allowed(customer.address, brand, 0b010, 0b1)
+    assert not ledger.is_allowed(customer.address, brand, 0b010, 0b1)  # granted for purpose 3 only
+    assert ledger.is_allowed(customer.address, brand, 0b010, 0b1000)
+    assert not ledger.is_allowed(customer.address, brand, 0b010, 0b1001)  # not for both
 
     (revoked,) = ledger.revoke(own, brand).events
     assert isinstance(revoked, Revoked)
     assert revoked.nonce == 1
     state = ledger.grant_of(customer.address, brand)
-    assert (state.categories, state.purposes, state.expires_at, state.nonce) == (0, 0, 0, 2)
+    assert (state.terms, state.expires_at, state.granted_at, state.nonce) == ((), 0, 0, 2)
     assert not ledger.is_allowed(customer.address, brand, 0b100, 0b1)
 
 

@@ -13,7 +13,7 @@ from consent_ledger.chain import eip712
 from consent_ledger.chain.events import Anchored, Granted, Rejected, Rejection, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
-from consent_ledger.domain import Query, RevokeRequest
+from consent_ledger.domain import PurposeTerms, Query, RevokeRequest, terms_of
 from consent_ledger.errors import ContractRevertError
 from support import DAY, grant_request, new_account, sign_grant, sign_revoke
 
@@ -27,8 +27,7 @@ def test_python_digest_equals_contract_digest(chain, ledger: Ledger) -> None:
             new_account().address,
             new_account().address,
             chain.now(),
-            categories=rng.getrandbits(64) or 1,
-            purposes=rng.getrandbits(64) or 1,
+            terms=terms_of((rng.randrange(64), rng.getrandbits(64) or 1) for _ in range(rng.randrange(1, 6))),
             nonce=rng.getrandbits(200),
         )
         assert eip712.grant_digest(ledger.domain(), request) == ledger.grant_digest(request)
@@ -72,8 +71,7 @@ def test_batch_view_agrees_with_single_views(chain, ledger: Ledger, relayer: TxS
                 customer.address,
                 brand,
                 now,
-                categories=rng.getrandbits(8) or 1,
-                purposes=rng.getrandbits(4) or 1,
+                terms=terms_of((rng.randrange(4), rng.getrandbits(8) or 1) for _ in range(rng.randrange(1, 4))),
                 expires_in=rng.choice([100, 30 * DAY]),
             )
             items.append((request, sign_grant(ledger, customer, request)))
@@ -89,6 +87,9 @@ def test_batch_view_agrees_with_single_views(chain, ledger: Ledger, relayer: TxS
     assert batch == single
     assert any(batch)
     assert not all(batch)
+    now = int(chain.rpc.get_block(block)["timestamp"], 16)
+    states = {(q.customer, q.brand): ledger.grant_of(q.customer, q.brand, block) for q in queries}
+    assert [states[q.customer, q.brand].allows(q.categories, q.purposes, now) for q in queries] == batch
 
     w3 = Web3(Web3.HTTPProvider(chain.rpc.url))
     contract = w3.eth.contract(address=ledger.address, abi=chain.artifacts["ConsentLedger"].abi)
@@ -172,11 +173,10 @@ def test_event_decoder_agrees_with_web3(chain, ledger: Ledger, relayer: TxSender
     assert len(ours_granted) == len(theirs_granted) == 3
     for mine, theirs in zip(ours_granted, theirs_granted, strict=True):
         args = theirs["args"]
-        assert (mine.customer, mine.brand, mine.categories, mine.purposes) == (
+        assert (mine.customer, mine.brand, mine.terms) == (
             args["customer"],
             args["brand"],
-            args["categories"],
-            args["purposes"],
+            tuple(PurposeTerms(t["purpose"], t["categories"]) for t in args["terms"]),
         )
         assert (mine.expires_at, mine.notice_hash, mine.nonce) == (
             args["expiresAt"],

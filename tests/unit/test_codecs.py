@@ -13,22 +13,28 @@ from eth_utils.address import to_checksum_address
 
 from consent_ledger.addresses import checksum
 from consent_ledger.chain import calldata, eip712
-from consent_ledger.domain import GrantRequest, Query, RevokeRequest
+from consent_ledger.domain import GrantRequest, PurposeTerms, Query, RevokeRequest, terms_of
 from consent_ledger.errors import ChainError
 
 
 def test_type_strings_are_pinned() -> None:
+    assert eip712.PURPOSE_TERMS_TYPE == "PurposeTerms(uint8 purpose,uint64 categories)"
     assert eip712.GRANT_TYPE == (
-        "Grant(address customer,address brand,uint64 categories,uint64 purposes,uint40 expiresAt,"
+        "Grant(address customer,address brand,PurposeTerms[] terms,uint40 expiresAt,"
         "bytes32 noticeHash,uint256 nonce,uint40 deadline)"
+        "PurposeTerms(uint8 purpose,uint64 categories)"
     )
     assert eip712.REVOKE_TYPE == "Revoke(address customer,address brand,uint256 nonce,uint40 deadline)"
     assert eip712.GRANT_TYPEHASH.hex() == keccak(text=eip712.GRANT_TYPE).hex()
+    assert eip712.PURPOSE_TERMS_TYPEHASH.hex() == keccak(text=eip712.PURPOSE_TERMS_TYPE).hex()
 
 
 def test_type_strings_match_the_solidity_library(project_root) -> None:
     source = (project_root / "contracts" / "libraries" / "GrantHash.sol").read_text()
-    assert f'"{eip712.GRANT_TYPE}"' in source
+    main_type = eip712.GRANT_TYPE.removesuffix(eip712.PURPOSE_TERMS_TYPE)
+    # the Grant type hash is keccak256 of the two literals written one after the other
+    assert f'"{main_type}"\n        "{eip712.PURPOSE_TERMS_TYPE}"' in source
+    assert f'keccak256("{eip712.PURPOSE_TERMS_TYPE}")' in source
     assert f'"{eip712.REVOKE_TYPE}"' in source
 
 
@@ -36,8 +42,7 @@ def _random_grant(rng: random.Random) -> GrantRequest:
     return GrantRequest(
         Account.create().address,
         Account.create().address,
-        rng.getrandbits(64),
-        rng.getrandbits(64),
+        terms_of((rng.randrange(64), rng.getrandbits(64)) for _ in range(rng.randrange(0, 5))),
         rng.getrandbits(40),
         rng.randbytes(32),
         rng.getrandbits(256),
@@ -62,9 +67,10 @@ def test_digest_equals_eth_account_typed_data() -> None:
 
 
 def test_wallet_json_keeps_big_numbers_exact() -> None:
-    grant = GrantRequest("0x" + "11" * 20, "0x" + "22" * 20, 2**64 - 1, 2**63, 2**40 - 1, b"\1" * 32, 2**255, 5)
+    terms = (PurposeTerms(63, 2**64 - 1),)
+    grant = GrantRequest("0x" + "11" * 20, "0x" + "22" * 20, terms, 2**40 - 1, b"\1" * 32, 2**255, 5)
     message = eip712.grant_typed_data(eip712.Domain(31337, "0x" + "33" * 20), grant)["message"]
-    assert message["categories"] == str(2**64 - 1)
+    assert message["terms"] == [{"purpose": 63, "categories": str(2**64 - 1)}]
     assert message["nonce"] == str(2**255)
 
 

@@ -30,7 +30,7 @@ from consent_ledger.chain.devnet import free_port
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
 from consent_ledger.db.migrate import upgrade
-from consent_ledger.domain import GrantRequest
+from consent_ledger.domain import GrantRequest, uniform_terms
 from consent_ledger.relayer.items import Kind
 
 CATEGORIES = ["contact.email", "contact.phone", "interests", "location.coarse", "purchase_history"]
@@ -91,8 +91,7 @@ def _signed_grants(context: AppContext, brand: str, customers: list[LocalAccount
         request = GrantRequest(
             customer.address,
             brand,
-            catalog.category_mask(CATEGORIES[:3]),
-            catalog.purpose_mask([PURPOSE]),
+            uniform_terms(catalog.category_mask(CATEGORIES[:3]), catalog.purpose_mask([PURPOSE])),
             now + 90 * 86_400,
             catalog.notice.hash_bytes,
             0,

@@ -24,7 +24,7 @@ from consent_ledger.audit.log import AccessLog
 from consent_ledger.audit.merkle import MerkleTree, leaf_hash
 from consent_ledger.audit.verifier import verify_log
 from consent_ledger.bench.chain import throwaway_chain
-from consent_ledger.bench.gas import CATEGORIES, PURPOSES, SignedGrants
+from consent_ledger.bench.gas import CATEGORIES, ONE_PURPOSE, SignedGrants
 from consent_ledger.bench.index import index_report
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
@@ -40,7 +40,7 @@ def _leaf(customer: str, brand: str, block: dict[str, Any]) -> Leaf:
         customer=customer,
         brand=brand,
         categories=CATEGORIES,
-        purposes=PURPOSES,
+        purposes=ONE_PURPOSE[0].bit,
         block_number=int(block["number"], 16),
         block_hash=str(block["hash"]),
         released_at=int(block["timestamp"], 16),

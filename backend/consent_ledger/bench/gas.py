@@ -1,7 +1,9 @@
 """Gas report: gasUsed from real receipts for every write path, on a throwaway anvil.
 
 Each figure comes from one transaction (batch figures divide by the batch size). Customers are
-fresh keys, so "new" means a zero storage slot and "update" a second grant for the same pair.
+fresh keys, so "new" means a zero storage slot and "update" a second grant for the same pair. A
+grant names one purpose with a few categories (the common case) unless its key says
+`_3_purposes`: three purposes, each with its own categories.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from consent_ledger.bench.chain import throwaway_chain
 from consent_ledger.chain import eip712
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
-from consent_ledger.domain import GrantRequest, RevokeRequest
+from consent_ledger.domain import GrantRequest, PurposeTerms, RevokeRequest, Terms
 
 TARGETS = {"grant_signed_new": 56_000, "grant_batch50_per_grant": 36_000, "revoke_signed": 36_000}
 CATEGORIES = 0b1011  # a few categories, as a real grant would carry
-PURPOSES = 0b101
+ONE_PURPOSE = (PurposeTerms(2, CATEGORIES),)
+THREE_PURPOSES = (PurposeTerms(0, 0b1), PurposeTerms(2, CATEGORIES), PurposeTerms(7, 0b110000))
 NOTICE = bytes.fromhex("9f" * 32)
 DAY = 86_400
 
@@ -35,12 +38,13 @@ class SignedGrants:
         self.brand = Account.create().address
         self.now = int(time.time())
 
-    def signed_grant(self, customer: LocalAccount, nonce: int = 0) -> tuple[GrantRequest, bytes]:
+    def signed_grant(
+        self, customer: LocalAccount, nonce: int = 0, terms: Terms = ONE_PURPOSE
+    ) -> tuple[GrantRequest, bytes]:
         request = GrantRequest(
             customer.address,
             self.brand,
-            CATEGORIES,
-            PURPOSES,
+            terms,
             self.now + 180 * DAY,
             NOTICE,
             nonce,
@@ -65,7 +69,7 @@ def measure(ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = 
     progress("direct grant and revoke")
     customer = run.funded()
     own = ledger.sender(customer.key)
-    report["grant_direct"] = ledger.grant(own, run.brand, CATEGORIES, PURPOSES, run.now + DAY, NOTICE).receipt.gas_used
+    report["grant_direct"] = ledger.grant(own, run.brand, ONE_PURPOSE, run.now + DAY, NOTICE).receipt.gas_used
     report["revoke_direct"] = ledger.revoke(own, run.brand).receipt.gas_used
 
     progress("signed grant, update, revoke")
@@ -73,6 +77,9 @@ def measure(ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = 
     report["grant_signed_new"] = ledger.grant_by_sig(run.relayer, *run.signed_grant(customer)).receipt.gas_used
     report["grant_signed_update"] = ledger.grant_by_sig(run.relayer, *run.signed_grant(customer, 1)).receipt.gas_used
     report["revoke_signed"] = ledger.revoke_by_sig(run.relayer, *run.signed_revoke(customer, 2)).receipt.gas_used
+    customer = Account.create()
+    signed = run.signed_grant(customer, terms=THREE_PURPOSES)
+    report["grant_signed_new_3_purposes"] = ledger.grant_by_sig(run.relayer, *signed).receipt.gas_used
 
     for size in (10, 50):
         progress(f"batch of {size} signed grants from {size} customers")
@@ -82,6 +89,11 @@ def measure(ledger: Ledger, relayer_key: str, progress: Callable[[str], None] = 
         if size == 50:
             revokes = [run.signed_revoke(c, 1) for c in customers]
             report["revoke_batch50_per_revoke"] = ledger.revoke_batch(run.relayer, revokes).receipt.gas_used // size
+
+    progress("batch of 50 signed three-purpose grants from 50 customers")
+    customers = [Account.create() for _ in range(50)]
+    result = ledger.grant_batch(run.relayer, [run.signed_grant(c, terms=THREE_PURPOSES) for c in customers])
+    report["grant_batch50_per_grant_3_purposes"] = result.receipt.gas_used // 50
 
     progress("anchors")
     report["anchor"] = ledger.anchor(run.relayer, bytes.fromhex("ab" * 32), 100).receipt.gas_used

@@ -30,7 +30,7 @@ from consent_ledger.chain.ledger import Ledger
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
-from consent_ledger.domain import GrantRequest
+from consent_ledger.domain import GrantRequest, uniform_terms
 from consent_ledger.errors import ChainError
 from consent_ledger.indexer.runner import Indexer, IndexStep
 
@@ -84,7 +84,9 @@ def _generate(ledger: Ledger, events: int, progress: Callable[[str], None]) -> i
         key = coincurve.PrivateKey(bytes(customer.key))
         items = []
         for brand in brands[: min(BATCH, events - start)]:
-            request = GrantRequest(customer.address, brand, CATEGORIES, PURPOSES, now + 90 * DAY, NOTICE, 0, now + DAY)
+            request = GrantRequest(
+                customer.address, brand, uniform_terms(CATEGORIES, PURPOSES), now + 90 * DAY, NOTICE, 0, now + DAY
+            )
             raw = key.sign_recoverable(keccak(prefix + eip712.grant_struct_hash(request)), hasher=None)
             items.append((request, raw[:64] + bytes([raw[64] + 27])))
         data = _encode_batch(items)

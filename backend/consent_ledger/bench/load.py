@@ -43,7 +43,7 @@ from consent_ledger.chain import eip712
 from consent_ledger.chain.devnet import free_port
 from consent_ledger.composition import build_context, open_storage
 from consent_ledger.config import ANVIL_RELAYER_KEY, Settings
-from consent_ledger.domain import GrantRequest
+from consent_ledger.domain import GrantRequest, uniform_terms
 
 Progress = Callable[[str], None]
 OPS = ("check", "release", "grant")
@@ -134,8 +134,7 @@ def _grant_on_chain(chain: BenchChain, settings: Settings, brand: str, customers
         request = GrantRequest(
             customer.address,
             brand,
-            catalog.category_mask(CATEGORIES),
-            catalog.purpose_mask([PURPOSE]),
+            uniform_terms(catalog.category_mask(CATEGORIES), catalog.purpose_mask([PURPOSE])),
             now + 90 * 86_400,
             catalog.notice.hash_bytes,
             0,

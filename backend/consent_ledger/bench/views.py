@@ -16,7 +16,7 @@ from eth_account import Account
 from web3 import Web3
 
 from consent_ledger.bench.chain import throwaway_chain
-from consent_ledger.bench.gas import CATEGORIES, PURPOSES, SignedGrants
+from consent_ledger.bench.gas import CATEGORIES, ONE_PURPOSE, SignedGrants
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.domain import Query
 
@@ -46,7 +46,8 @@ def views_report(
         rng = random.Random(1)  # noqa: S311 -- reproducible questions, not cryptography
         pool = [a.address for a in accounts] + [Account.create().address for _ in range(customers // 4)]
         queries = [
-            Query(rng.choice(pool), run.brand, rng.choice([CATEGORIES, 1, 1 << 40]), PURPOSES) for _ in range(questions)
+            Query(rng.choice(pool), run.brand, rng.choice([CATEGORIES, 1, 1 << 40]), ONE_PURPOSE[0].bit)
+            for _ in range(questions)
         ]
         block = rpc.block_number()
         w3 = Web3(Web3.HTTPProvider(chain.url))

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from eth_utils.crypto import keccak
 
-from consent_ledger.domain import UINT64_MAX
+from consent_ledger.domain import UINT64_MAX, Terms, terms_of
 from consent_ledger.errors import ConfigError, InputError
 
 SCHEMA = 1
@@ -112,6 +112,50 @@ class Catalog:
 
     def check_purpose_mask(self, mask: int) -> int:
         return _check(self.purposes, mask, "purpose", self.version)
+
+    def terms(self, allow: Iterable[tuple[str, Iterable[str]]]) -> Terms:
+        """Per-purpose terms from (purpose name, category names) pairs, ascending by purpose; a
+        purpose named twice gets the union of its categories. Each purpose needs a category."""
+        pairs = []
+        for purpose_name, category_names in allow:
+            purpose = self.purpose(purpose_name)
+            names = list(category_names)
+            if not names:
+                raise InputError(f"purpose {purpose.name!r} names no data category: allow at least one for it")
+            pairs.append((purpose.bit, self.category_mask(names)))
+        if not pairs:
+            raise InputError("no purposes given: name at least one, each with the data it may use")
+        return terms_of(pairs)
+
+    def check_terms(self, terms: Terms) -> Terms:
+        """Every purpose and category of `terms` is in this catalog (`InputError` otherwise)."""
+        for index, term in enumerate(terms):
+            if not 0 <= term.purpose <= MAX_BIT:
+                raise InputError(f"terms[{index}]: purpose {term.purpose} is not a purpose number (0 to {MAX_BIT})")
+            try:
+                self.check_purpose_mask(term.bit)
+                self.check_category_mask(term.categories)
+            except InputError as error:
+                raise InputError(f"terms[{index}]: {error}") from error
+        return terms
+
+    def terms_names(self, terms: Terms) -> list[dict[str, Any]]:
+        """Terms by name, for people and JSON: [{purpose, categories: [names]}], ascending."""
+        names = {p.bit: p.name for p in self.purposes}
+        return [
+            {"purpose": names.get(t.purpose, f"bit {t.purpose}"), "categories": self.category_names(t.categories)}
+            for t in terms
+        ]
+
+    def parse_allow(self, specs: Iterable[str]) -> Terms:
+        """Terms from CLI specs `purpose=category,category` (each purpose with the data it may use)."""
+        pairs = []
+        for spec in specs:
+            purpose, sep, categories = spec.partition("=")
+            if not sep:
+                raise InputError(f"--allow {spec!r}: write PURPOSE=CATEGORY[,CATEGORY...]")
+            pairs.append((purpose.strip(), [c.strip() for c in categories.split(",") if c.strip()]))
+        return self.terms(pairs)
 
     def parse_categories(self, spec: str) -> int:
         return _parse(self.categories, spec, "category", self.version)

@@ -13,19 +13,21 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from consent_ledger.domain import GrantRequest, RevokeRequest
+from consent_ledger.domain import GrantRequest, PurposeTerms, RevokeRequest
 
 DOMAIN_NAME = "ConsentLedger"
 DOMAIN_VERSION = "1"
 
+PURPOSE_TERMS_TYPE = "PurposeTerms(uint8 purpose,uint64 categories)"
 GRANT_TYPE = (
-    "Grant(address customer,address brand,uint64 categories,uint64 purposes,uint40 expiresAt,"
-    "bytes32 noticeHash,uint256 nonce,uint40 deadline)"
+    "Grant(address customer,address brand,PurposeTerms[] terms,uint40 expiresAt,"
+    "bytes32 noticeHash,uint256 nonce,uint40 deadline)" + PURPOSE_TERMS_TYPE
 )
 REVOKE_TYPE = "Revoke(address customer,address brand,uint256 nonce,uint40 deadline)"
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 
 GRANT_TYPEHASH = keccak(text=GRANT_TYPE)
+PURPOSE_TERMS_TYPEHASH = keccak(text=PURPOSE_TERMS_TYPE)
 REVOKE_TYPEHASH = keccak(text=REVOKE_TYPE)
 DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
 
@@ -38,12 +40,15 @@ _DOMAIN_FIELDS = [
 _GRANT_FIELDS = [
     {"name": "customer", "type": "address"},
     {"name": "brand", "type": "address"},
-    {"name": "categories", "type": "uint64"},
-    {"name": "purposes", "type": "uint64"},
+    {"name": "terms", "type": "PurposeTerms[]"},
     {"name": "expiresAt", "type": "uint40"},
     {"name": "noticeHash", "type": "bytes32"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint40"},
+]
+_PURPOSE_TERMS_FIELDS = [
+    {"name": "purpose", "type": "uint8"},
+    {"name": "categories", "type": "uint64"},
 ]
 _REVOKE_FIELDS = [
     {"name": "customer", "type": "address"},
@@ -86,13 +91,17 @@ class Domain:
         }
 
 
+def terms_hash(terms: tuple[PurposeTerms, ...]) -> bytes:
+    """EIP-712 encoding of a `PurposeTerms[]`: keccak of its members' struct hashes, concatenated."""
+    return keccak(b"".join(keccak(PURPOSE_TERMS_TYPEHASH + _word(t.purpose) + _word(t.categories)) for t in terms))
+
+
 def grant_struct_hash(g: GrantRequest) -> bytes:
     return keccak(
         GRANT_TYPEHASH
         + _addr(g.customer)
         + _addr(g.brand)
-        + _word(g.categories)
-        + _word(g.purposes)
+        + terms_hash(g.terms)
         + _word(g.expires_at)
         + g.notice_hash.rjust(32, b"\0")
         + _word(g.nonce)
@@ -117,14 +126,18 @@ def revoke_digest(domain: Domain, r: RevokeRequest) -> bytes:
     return digest(domain, revoke_struct_hash(r))
 
 
+def terms_message(terms: tuple[PurposeTerms, ...]) -> list[dict[str, Any]]:
+    return [{"purpose": t.purpose, "categories": str(t.categories)} for t in terms]
+
+
 def grant_message(g: GrantRequest) -> dict[str, Any]:
     """The `message` part of the typed data. uint64/uint256 values are decimal strings so that
-    JavaScript wallets never round them; uint40 times fit in a JS number and stay numbers."""
+    JavaScript wallets never round them; uint8 purposes and uint40 times fit in a JS number and stay
+    numbers."""
     return {
         "customer": to_checksum_address(g.customer),
         "brand": to_checksum_address(g.brand),
-        "categories": str(g.categories),
-        "purposes": str(g.purposes),
+        "terms": terms_message(g.terms),
         "expiresAt": g.expires_at,
         "noticeHash": "0x" + g.notice_hash.hex(),
         "nonce": str(g.nonce),
@@ -144,7 +157,7 @@ def revoke_message(r: RevokeRequest) -> dict[str, Any]:
 def grant_typed_data(domain: Domain, g: GrantRequest) -> dict[str, Any]:
     """The JSON a wallet's `eth_signTypedData_v4` accepts for a grant."""
     return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Grant": _GRANT_FIELDS},
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Grant": _GRANT_FIELDS, "PurposeTerms": _PURPOSE_TERMS_FIELDS},
         "primaryType": "Grant",
         "domain": domain.to_json(),
         "message": grant_message(g),

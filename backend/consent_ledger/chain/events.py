@@ -14,6 +14,8 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from consent_ledger.addresses import checksum
+from consent_ledger.domain import PurposeTerms, Terms, categories_union, purposes_mask
+from consent_ledger.errors import ChainError
 
 
 class Rejection(IntEnum):
@@ -27,13 +29,15 @@ class Rejection(IntEnum):
     NO_CATEGORIES = 5
     NO_PURPOSES = 6
     EXPIRY_IN_PAST = 7
+    EXPIRY_TOO_FAR = 8
+    INVALID_PURPOSE = 9
 
 
 def _topic(signature: str) -> str:
     return "0x" + keccak(text=signature).hex()
 
 
-GRANTED = _topic("Granted(address,address,uint64,uint64,uint40,bytes32,uint256)")
+GRANTED = _topic("Granted(address,address,(uint8,uint64)[],uint40,bytes32,uint256)")
 REVOKED = _topic("Revoked(address,address,uint256)")
 GRANT_REJECTED = _topic("GrantRejected(address,address,uint256,uint8)")
 REVOKE_REJECTED = _topic("RevokeRejected(address,address,uint256,uint8)")
@@ -54,11 +58,19 @@ class Granted:
     at: LogPosition
     customer: str
     brand: str
-    categories: int
-    purposes: int
+    terms: Terms
     expires_at: int
     notice_hash: str
     nonce: int
+
+    @property
+    def purposes(self) -> int:
+        return purposes_mask(self.terms)
+
+    @property
+    def categories(self) -> int:
+        """Every category granted, for any purpose."""
+        return categories_union(self.terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +119,14 @@ def _address(topic: str) -> str:
     return checksum("0x" + topic[-40:])
 
 
+def _decode_terms(words: list[str], at: int) -> Terms:
+    """A `(uint8,uint64)[]` whose length word is `words[at]`."""
+    count = int(words[at], 16)
+    if at + 1 + 2 * count > len(words):
+        raise ChainError(f"Granted event: terms array of {count} runs past the data")
+    return tuple(PurposeTerms(int(words[at + 1 + 2 * i], 16), int(words[at + 2 + 2 * i], 16)) for i in range(count))
+
+
 def decode_log(log: Mapping[str, Any]) -> LedgerEvent | None:
     """One log -> one event, or None when it is not one of ours (or was removed by a reorg)."""
     if log.get("removed"):
@@ -128,11 +148,10 @@ def decode_log(log: Mapping[str, Any]) -> LedgerEvent | None:
             at,
             _address(topics[1]),
             _address(topics[2]),
-            int(words[0], 16),
+            _decode_terms(words, int(words[0], 16) // 32),
             int(words[1], 16),
-            int(words[2], 16),
-            "0x" + words[3],
-            int(words[4], 16),
+            "0x" + words[2],
+            int(words[3], 16),
         )
     if head == REVOKED:
         return Revoked(at, _address(topics[1]), _address(topics[2]), int(words[0], 16))

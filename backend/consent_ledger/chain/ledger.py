@@ -19,16 +19,20 @@ from consent_ledger.chain.events import LedgerEvent, decode_logs
 from consent_ledger.chain.reverts import RevertDecoder
 from consent_ledger.chain.rpc import BlockRef, RpcClient, block_param
 from consent_ledger.chain.tx import Receipt, TxSender
-from consent_ledger.domain import GrantRequest, GrantState, Query, RevokeRequest
+from consent_ledger.domain import GrantRequest, GrantState, PurposeTerms, Query, RevokeRequest, Terms
 from consent_ledger.errors import RpcError
 
 BATCH_VIEW_CHUNK = 5_000
-GAS_PER_QUERY = 6_000  # a cold SLOAD plus decoding, with headroom
+GAS_PER_QUERY = 6_000  # a cold SLOAD plus decoding, with headroom (per purpose beyond the grant's first: 2,600 more)
 BASE_CALL_GAS = 1_000_000
 
 
+def _terms_list(terms: Terms) -> list[tuple[int, int]]:
+    return [(t.purpose, t.categories) for t in terms]
+
+
 def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
-    return (g.customer, g.brand, g.categories, g.purposes, g.expires_at, g.notice_hash, g.nonce, g.deadline)
+    return (g.customer, g.brand, _terms_list(g.terms), g.expires_at, g.notice_hash, g.nonce, g.deadline)
 
 
 def _revoke_tuple(r: RevokeRequest) -> tuple[Any, ...]:
@@ -50,6 +54,7 @@ class Ledger:
         self.abi = ContractAbi(abi)
         self.reverts = RevertDecoder(abi)
         self._erc1271_gas: int | None = None
+        self._max_duration: int | None = None
 
     def domain(self) -> Domain:
         return Domain(self.rpc.chain_id(), self.address)
@@ -72,8 +77,8 @@ class Ledger:
         return function.decode(result)
 
     def grant_of(self, customer: str, brand: str, block: BlockRef = "latest") -> GrantState:
-        (state,) = self._call("grantOf", [customer, brand], block)
-        return GrantState(*state)
+        ((terms, expires_at, granted_at, nonce),) = self._call("grantOf", [customer, brand], block)
+        return GrantState(tuple(PurposeTerms(int(p), int(c)) for p, c in terms), expires_at, granted_at, nonce)
 
     def nonce_of(self, customer: str, brand: str, block: BlockRef = "latest") -> int:
         return int(self._call("nonceOf", [customer, brand], block)[0])
@@ -121,6 +126,12 @@ class Ledger:
             self._erc1271_gas = int(self._call("ERC1271_GAS_LIMIT", [])[0])
         return self._erc1271_gas
 
+    def max_grant_duration(self) -> int:
+        """The longest a grant may last, in seconds (the contract's `MAX_GRANT_DURATION`: read once)."""
+        if self._max_duration is None:
+            self._max_duration = int(self._call("MAX_GRANT_DURATION", [])[0])
+        return self._max_duration
+
     def latest_anchor(self, custodian: str, block: BlockRef = "latest") -> tuple[bytes, int, int]:
         root, size, anchored_at = self._call("latestAnchor", [custodian], block)
         return bytes(root), int(size), int(anchored_at)
@@ -138,13 +149,12 @@ class Ledger:
         self,
         sender: TxSender,
         brand: str,
-        categories: int,
-        purposes: int,
+        terms: Terms,
         expires_at: int,
         notice_hash: bytes,
     ) -> TxResult:
         """Direct grant: the sender is the customer."""
-        return self._transact(sender, "grant", [brand, categories, purposes, expires_at, notice_hash])
+        return self._transact(sender, "grant", [brand, _terms_list(terms), expires_at, notice_hash])
 
     def revoke(self, sender: TxSender, brand: str) -> TxResult:
         """Direct revocation: the sender is the customer; no relayer involved."""

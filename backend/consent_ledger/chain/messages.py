@@ -11,11 +11,14 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
-from consent_ledger.domain import UINT40_MAX, UINT64_MAX, GrantRequest, RevokeRequest
+from consent_ledger.domain import UINT40_MAX, UINT64_MAX, GrantRequest, PurposeTerms, RevokeRequest, Terms
 from consent_ledger.errors import InputError
 
 UINT256_MAX = 2**256 - 1
-_GRANT_FIELDS = {"customer", "brand", "categories", "purposes", "expiresAt", "noticeHash", "nonce", "deadline"}
+_GRANT_FIELDS = {"customer", "brand", "terms", "expiresAt", "noticeHash", "nonce", "deadline"}
+_TERM_FIELDS = {"purpose", "categories"}
+UINT8_MAX = 255
+MAX_TERMS = 64  # one per purpose at most
 _REVOKE_FIELDS = {"customer", "brand", "nonce", "deadline"}
 
 
@@ -66,13 +69,30 @@ def _fields(message: object, expected: set[str]) -> Mapping[str, Any]:
     return message
 
 
+def _terms(message: Mapping[str, Any]) -> Terms:
+    """The `terms` array as typed (uint8 purpose, uint64 categories); the contract's rules on them
+    (ascending purposes below 64, non-empty categories) are checked by `check_terms`."""
+    value = message["terms"]
+    if not isinstance(value, list):
+        raise InputError("terms must be a list of {purpose, categories}")
+    if len(value) > MAX_TERMS:
+        raise InputError(f"terms may name at most {MAX_TERMS} purposes")
+    terms = []
+    for index, item in enumerate(value):
+        try:
+            term = _fields(item, _TERM_FIELDS)
+            terms.append(PurposeTerms(_uint(term, "purpose", UINT8_MAX), _uint(term, "categories", UINT64_MAX)))
+        except InputError as error:
+            raise InputError(f"terms[{index}]: {error}") from error
+    return tuple(terms)
+
+
 def parse_grant_message(message: object) -> GrantRequest:
     m = _fields(message, _GRANT_FIELDS)
     return GrantRequest(
         customer=_address(m, "customer"),
         brand=_address(m, "brand"),
-        categories=_uint(m, "categories", UINT64_MAX),
-        purposes=_uint(m, "purposes", UINT64_MAX),
+        terms=_terms(m),
         expires_at=_uint(m, "expiresAt", UINT40_MAX),
         notice_hash=_bytes32(m, "noticeHash"),
         nonce=_uint(m, "nonce", UINT256_MAX),

@@ -18,6 +18,7 @@ from consent_ledger.chain.events import GRANTED, REVOKED
 from consent_ledger.chain.keystore import create_keystore, keystore_address, load_keystore, read_password
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.cli.common import add_rpc_flag, emit_json, say, settings_from
+from consent_ledger.domain import uniform_terms
 from consent_ledger.errors import InputError
 
 DAY = 86_400
@@ -54,8 +55,14 @@ def register(commands: Any) -> None:
     _keystore_flags(p)
     add_rpc_flag(p)
     p.add_argument("--brand", type=_address, required=True)
-    p.add_argument("--categories", required=True, help="catalog names, comma-separated (or a bitmask)")
-    p.add_argument("--purposes", required=True, help="catalog names, comma-separated (or a bitmask)")
+    p.add_argument(
+        "--allow",
+        action="append",
+        metavar="PURPOSE=CATEGORY[,CATEGORY...]",
+        help="a purpose and the data it may use (catalog names); repeat for each purpose",
+    )
+    p.add_argument("--categories", help="with --purposes: the same data for each purpose (names or a bitmask)")
+    p.add_argument("--purposes", help="with --categories: catalog names, comma-separated (or a bitmask)")
     when = p.add_mutually_exclusive_group()
     when.add_argument("--days", type=int, help=f"grant lasts this many days (default {DEFAULT_DAYS})")
     when.add_argument("--until", help="grant ends at this date/time (ISO 8601, UTC if no zone)")
@@ -125,13 +132,21 @@ def _when(timestamp: int) -> str:
 
 def cmd_grant(args: argparse.Namespace) -> int:
     catalog = default_catalog()
-    categories = catalog.parse_categories(args.categories)
-    purposes = catalog.parse_purposes(args.purposes)
+    if args.allow and (args.categories or args.purposes):
+        raise InputError("give --allow PURPOSE=CATEGORIES (per purpose), or --categories with --purposes, not both")
+    if args.allow:
+        terms = catalog.parse_allow(args.allow)
+    elif args.categories and args.purposes:
+        terms = uniform_terms(catalog.parse_categories(args.categories), catalog.parse_purposes(args.purposes))
+    else:
+        raise InputError("say what you allow: --allow PURPOSE=CATEGORY[,CATEGORY...] for each purpose")
     expires_at = _expiry(args)
     account = load_keystore(args.keystore, read_password(args.password_file))
     ledger, _ = connect(settings_from(args))
     notice = bytes.fromhex(catalog.notice.hash[2:])
-    result = ledger.grant(ledger.sender(account.key), args.brand, categories, purposes, expires_at, notice)
+    result = ledger.grant(ledger.sender(account.key), args.brand, terms, expires_at, notice)
+    for term in catalog.terms_names(terms):
+        say(f"  {term['purpose']}: {', '.join(term['categories'])}")
     say(f"granted {args.brand} until {_when(expires_at)} in block {result.receipt.block_number}")
     print(result.receipt.tx_hash)
     return 0
@@ -193,6 +208,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             {
                 "brand": brand,
                 "active": state.active_at(now),
+                "terms": catalog.terms_names(state.terms),
                 "categories": catalog.category_names(state.categories) if state.categories else [],
                 "purposes": catalog.purpose_names(state.purposes) if state.purposes else [],
                 "expires_at": state.expires_at,
@@ -210,6 +226,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         status = "ACTIVE " if row["active"] else "inactive"
         print(f"  {status} {row['brand']} until {_when(int(row['expires_at']))}")
         if row["active"]:
-            print(f"           categories: {', '.join(row['categories'])}")
-            print(f"           purposes:   {', '.join(row['purposes'])}")
+            for term in row["terms"]:
+                print(f"           for {term['purpose']}: {', '.join(term['categories'])}")
     return 0

@@ -19,7 +19,6 @@ def same_message(item: Item, event: Granted | Revoked) -> bool:
     return (
         item.kind is Kind.GRANT
         and isinstance(request, GrantRequest)
-        and (event.categories, event.purposes, event.expires_at)
-        == (request.categories, request.purposes, request.expires_at)
+        and (event.terms, event.expires_at) == (request.terms, request.expires_at)
         and event.notice_hash == "0x" + request.notice_hash.hex()
     )

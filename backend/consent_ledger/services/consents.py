@@ -18,7 +18,7 @@ from consent_ledger.catalog import Catalog
 from consent_ledger.chain import eip712
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.messages import parse_grant_message, parse_revoke_message, parse_signature
-from consent_ledger.domain import GrantRequest, RevokeRequest
+from consent_ledger.domain import PURPOSE_LIMIT, GrantRequest, RevokeRequest, Terms
 from consent_ledger.errors import ConflictError, InputError
 from consent_ledger.relayer.items import Kind
 from consent_ledger.relayer.outbox import Outbox, Submission
@@ -26,15 +26,31 @@ from consent_ledger.services.signatures import signed_by
 
 DAY = 86_400
 DEFAULT_DAYS = 180
-MAX_DAYS = 730  # every grant expires: at most two years ahead
 SIGNING_WINDOW = 3_600  # a typed message must be submitted within an hour
+
+Allow = Sequence[tuple[str, Sequence[str]]]  # (purpose name, category names allowed for it)
+
+
+def check_terms_rules(terms: Terms) -> None:
+    """The contract's rules on a grant's terms, in its order: at least one purpose; purposes 0..63,
+    each once, ascending; each allowing at least one category."""
+    if not terms:
+        raise InputError("a grant must cover at least one purpose")
+    previous = -1
+    for index, term in enumerate(terms):
+        if not previous < term.purpose < PURPOSE_LIMIT:
+            raise InputError(f"terms[{index}]: purposes are 0 to 63, each listed once, in ascending order")
+        if term.categories == 0:
+            raise InputError(f"terms[{index}]: each purpose must allow at least one data category")
+        previous = term.purpose
 
 
 @dataclass(frozen=True)
 class GrantRow:
     brand: str
     brand_name: str | None
-    categories: list[str]
+    terms: list[dict[str, Any]]  # [{purpose, categories: [names]}], ascending
+    categories: list[str]  # every category granted, for any purpose
     purposes: list[str]
     expires_at: int
     granted_at: int
@@ -44,6 +60,7 @@ class GrantRow:
         return {
             "brand": self.brand,
             "brand_name": self.brand_name,
+            "terms": self.terms,
             "categories": self.categories,
             "purposes": self.purposes,
             "expires_at": self.expires_at,
@@ -109,24 +126,25 @@ class ConsentService:
         self,
         customer: str,
         brand: str,
-        categories: Sequence[str],
-        purposes: Sequence[str],
+        allow: Allow,
         days: int | None = None,
         expires_at: int | None = None,
     ) -> dict[str, Any]:
+        """Typed data for a grant allowing, for each (purpose, categories) of `allow`, those
+        categories for that purpose."""
+        terms = self.catalog.terms(allow)
         brand = self._registered_brand(brand)
         now = self._now()
         if expires_at is None:
             chosen = DEFAULT_DAYS if days is None else days
-            if not 1 <= chosen <= MAX_DAYS:
-                raise InputError(f"days must be from 1 to {MAX_DAYS}")
+            if not 1 <= chosen <= self.max_days():
+                raise InputError(f"days must be from 1 to {self.max_days()}")
             expires_at = now + chosen * DAY
         self._check_expiry(expires_at, now)
         request = GrantRequest(
             customer=checksum_address(customer),
             brand=brand,
-            categories=self.catalog.category_mask(categories),
-            purposes=self.catalog.purpose_mask(purposes),
+            terms=terms,
             expires_at=expires_at,
             notice_hash=self.catalog.notice.hash_bytes,
             nonce=self._next_nonce(customer, brand),
@@ -140,11 +158,15 @@ class ConsentService:
         request = RevokeRequest(customer, brand, self._next_nonce(customer, brand), self._now() + SIGNING_WINDOW)
         return eip712.revoke_typed_data(self.ledger.domain(), request)
 
+    def max_days(self) -> int:
+        """The longest grant in whole days: the contract's `MAX_GRANT_DURATION`, read from it."""
+        return self.ledger.max_grant_duration() // DAY
+
     def _check_expiry(self, expires_at: int, now: int) -> None:
         if expires_at <= now:
             raise InputError("the grant's expiry is in the past")
-        if expires_at > now + MAX_DAYS * DAY:
-            raise InputError(f"a grant may last at most {MAX_DAYS} days")
+        if expires_at > now + self.ledger.max_grant_duration():
+            raise InputError(f"a grant may last at most {self.max_days()} days")
 
     def submit(self, principal: str, kind: str, message: object, signature: object) -> tuple[Submission, bool]:
         """Validate a signed message like the contract would, then store it in the outbox."""
@@ -156,8 +178,8 @@ class ConsentService:
         request: GrantRequest | RevokeRequest
         if parsed_kind is Kind.GRANT:
             request = parse_grant_message(message)
-            self.catalog.check_category_mask(request.categories)
-            self.catalog.check_purpose_mask(request.purposes)
+            check_terms_rules(request.terms)
+            self.catalog.check_terms(request.terms)
             self._check_notice(request.notice_hash)
             self._registered_brand(request.brand)
         else:
@@ -197,6 +219,7 @@ class ConsentService:
                     GrantRow(
                         brand,
                         name,
+                        self.catalog.terms_names(state.terms),
                         self.catalog.category_names(state.categories),
                         self.catalog.purpose_names(state.purposes),
                         state.expires_at,

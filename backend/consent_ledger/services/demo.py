@@ -31,10 +31,14 @@ FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John
 LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Perlman", "Thompson"]
 CITIES = ["Leeds", "Lyon", "Porto", "Gdansk", "Tartu", "Bologna", "Utrecht", "Cork"]
 INTERESTS = ["hiking", "climbing", "novels", "jazz", "cycling", "cooking", "astronomy", "chess"]
-OFFERS = [
-    (["contact.email", "interests"], ["marketing.email"]),
-    (["contact.email", "location.coarse", "purchase_history"], ["marketing.email", "tcf.measure_ad_performance"]),
-    (["contact.phone"], ["marketing.sms"]),
+# Per purpose, the data it may use: what demo customers grant.
+OFFERS: list[list[tuple[str, list[str]]]] = [
+    [("marketing.email", ["contact.email", "interests"])],
+    [
+        ("marketing.email", ["contact.email", "interests"]),
+        ("tcf.measure_ad_performance", ["location.coarse", "purchase_history"]),
+    ],
+    [("marketing.sms", ["contact.phone"])],
 ]
 
 
@@ -95,8 +99,7 @@ def seed(
                 continue
             if context.ledger.grant_of(customer.address, brand).expires_at:
                 continue  # granted on an earlier run
-            categories, purposes = choice.choice(OFFERS)
-            typed = context.consents.grant_typed_data(customer.address, brand, categories, purposes, days=90)
+            typed = context.consents.grant_typed_data(customer.address, brand, choice.choice(OFFERS), days=90)
             signature = Account.sign_typed_data(customer.key, full_message=typed).signature
             context.consents.submit(customer.address, "grant", typed["message"], "0x" + bytes(signature).hex())
             submissions += 1

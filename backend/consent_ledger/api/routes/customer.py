@@ -15,13 +15,34 @@ router = APIRouter(prefix="/v1/me", tags=["customer"])
 Names = list[str]
 
 
+class PurposeDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = Field(max_length=64, description="a purpose's name (GET /v1/catalog)")
+    categories: Names = Field(min_length=1, max_length=64, description="the data categories allowed for it")
+
+
 class GrantDraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
     brand: str = Field(max_length=42)
-    categories: Names = Field(min_length=1, max_length=64)
-    purposes: Names = Field(min_length=1, max_length=64)
-    days: int | None = Field(default=None, ge=1, le=730)
+    terms: list[PurposeDraft] | None = Field(
+        default=None, min_length=1, max_length=64, description="per purpose, the data categories it may use"
+    )
+    categories: Names | None = Field(
+        default=None, min_length=1, max_length=64, description="with `purposes`: the same data for each purpose"
+    )
+    purposes: Names | None = Field(default=None, min_length=1, max_length=64)
+    days: int | None = Field(default=None, ge=1, description="at most the contract's MAX_GRANT_DURATION in days")
     expires_at: int | None = Field(default=None, ge=0)
+
+    def allow(self) -> list[tuple[str, list[str]]]:
+        """(purpose, categories) pairs, from `terms`, or from `categories` x `purposes`."""
+        if self.terms is not None:
+            if self.categories is not None or self.purposes is not None:
+                raise InputError("give either terms, or categories with purposes, not both")
+            return [(t.purpose, t.categories) for t in self.terms]
+        if self.categories is None or self.purposes is None:
+            raise InputError("give terms (per purpose, the data it may use), or categories with purposes")
+        return [(p, self.categories) for p in self.purposes]
 
 
 class RevokeDraft(BaseModel):
@@ -50,9 +71,7 @@ class DataIn(BaseModel):
 @router.post("/typed-data/grant")
 def grant_typed_data(body: GrantDraft, principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
     """The EIP-712 typed data to sign with `eth_signTypedData_v4` (current nonce filled in)."""
-    return context.consents.grant_typed_data(
-        principal.address, body.brand, body.categories, body.purposes, body.days, body.expires_at
-    )
+    return context.consents.grant_typed_data(principal.address, body.brand, body.allow(), body.days, body.expires_at)
 
 
 @router.post("/typed-data/revoke")
