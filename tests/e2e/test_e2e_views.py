@@ -35,7 +35,7 @@ def _granted_and_released(server, customer, brand, categories=("contact.email", 
     context = server.context
     context.vault.put_fields(customer.address, {k: (v["category"], v["value"]) for k, v in PROFILE.items()})
     typed = context.consents.grant_typed_data(
-        customer.address, brand.address, list(categories), ["marketing.email"], 30
+        customer.address, brand.address, [("marketing.email", list(categories))], 30
     )
     signature = Account.sign_typed_data(customer.key, full_message=typed).signature
     submission, _ = context.consents.submit(customer.address, "grant", typed["message"], "0x" + signature.hex())

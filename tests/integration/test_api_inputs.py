@@ -67,10 +67,41 @@ def test_grant_typed_data_inputs(api) -> None:
     _problem(api.client.post(url, json={**base, "brand": "0xnot-an-address"}, headers=auth), 400)
     _problem(api.client.post(url, json={**base, "brand": Account.create().address}, headers=auth), 400)  # unregistered
     _problem(api.client.post(url, json={**base, "days": 0}, headers=auth), 422)
-    _problem(api.client.post(url, json={**base, "days": 10_000}, headers=auth), 422)
+    longest = api.context.ledger.max_grant_duration() // 86_400  # the bound comes from the contract
+    assert api.client.post(url, json={**base, "days": longest}, headers=auth).status_code == 200
+    body = _problem(api.client.post(url, json={**base, "days": longest + 1}, headers=auth), 400)
+    assert f"1 to {longest}" in body["detail"]
     _problem(api.client.post(url, json={**base, "expires_at": 1}, headers=auth), 400)
     _problem(api.client.post(url, json={**base, "categories": []}, headers=auth), 422)
     _problem(api.client.post(url, json={**base, "extra": 1}, headers=auth), 422)
+    per_purpose = {
+        "brand": brand.address,
+        "terms": [
+            {"purpose": "marketing.email", "categories": ["contact.email", "interests"]},
+            {"purpose": "tcf.measure_ad_performance", "categories": ["purchase_history"]},
+        ],
+    }
+    typed = api.client.post(url, json=per_purpose, headers=auth).json()
+    catalog = api.context.catalog
+    assert typed["message"]["terms"] == sorted(
+        [
+            {
+                "purpose": catalog.purpose("marketing.email").bit,
+                "categories": str(catalog.category_mask(["contact.email", "interests"])),
+            },
+            {
+                "purpose": catalog.purpose("tcf.measure_ad_performance").bit,
+                "categories": str(catalog.category_mask(["purchase_history"])),
+            },
+        ],
+        key=lambda t: t["purpose"],
+    )
+    _problem(api.client.post(url, json={**per_purpose, "categories": ["contact.email"]}, headers=auth), 400)
+    _problem(api.client.post(url, json={"brand": brand.address}, headers=auth), 400)
+    no_data = {"brand": brand.address, "terms": [{"purpose": "marketing.email", "categories": []}]}
+    _problem(api.client.post(url, json=no_data, headers=auth), 422)
+    unknown = {"brand": brand.address, "terms": [{"purpose": "marketing.fax", "categories": ["contact.email"]}]}
+    _problem(api.client.post(url, json=unknown, headers=auth), 400)
 
 
 def test_submission_checks_before_the_outbox(api) -> None:

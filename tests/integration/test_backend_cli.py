@@ -63,7 +63,7 @@ def test_relay_command_drains_the_outbox(chain, env, tmp_path, capsys) -> None:
     try:
         brand = context.brands.add(demo_account("brand acme").address, "Acme")
         customer = demo_account("customer 42")
-        typed = context.consents.grant_typed_data(customer.address, brand, ["contact.email"], ["marketing.email"])
+        typed = context.consents.grant_typed_data(customer.address, brand, [("marketing.email", ["contact.email"])])
         signature = "0x" + Account.sign_typed_data(customer.key, full_message=typed).signature.hex()
         submission, _ = context.consents.submit(customer.address, "grant", typed["message"], signature)
     finally:

@@ -15,7 +15,7 @@ from consent_ledger.chain.tx import TxSender
 from consent_ledger.cli.index_cmd import index_command
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
-from consent_ledger.domain import RevokeRequest
+from consent_ledger.domain import RevokeRequest, uniform_terms
 from consent_ledger.errors import ConfigError, RpcError
 from consent_ledger.indexer.models import ChainEvent, IndexerCursor
 from consent_ledger.indexer.queries import anchors, history
@@ -65,7 +65,7 @@ def test_indexes_every_kind_with_the_chains_fields(chain, ledger: Ledger, relaye
     alice, bob, brand = new_account(), new_account(), new_account().address
     chain.fund(alice.address)
     own = ledger.sender(alice.key)
-    ledger.grant(own, brand, BIG, 2**63 + 5, chain.now() + 90 * DAY, NOTICE)
+    ledger.grant(own, brand, uniform_terms(BIG, 2**63 + 5), chain.now() + 90 * DAY, NOTICE)
     good = grant_request(bob.address, brand, chain.now())
     stale = grant_request(new_account().address, brand, chain.now(), nonce=7)
     ledger.grant_batch(relayer, [(good, sign_grant(ledger, bob, good)), (stale, b"\x01" * 65)])

@@ -7,6 +7,7 @@ from eth_account import Account
 
 from api_support import Api
 from consent_ledger.chain.tx import TxSender
+from consent_ledger.domain import PurposeTerms
 from support import DAY, NOTICE
 
 pytestmark = pytest.mark.chain
@@ -77,7 +78,9 @@ def test_revoking_a_brand_that_is_not_registered_stays_possible_while_a_grant_ex
     customer, auth = api.customer()
     elsewhere = Account.create().address  # a brand this backend does not know, granted from the wallet
     chain.fund(customer.address)
-    api.context.ledger.grant(api.context.ledger.sender(customer.key), elsewhere, 1, 1, chain.now() + DAY, NOTICE)
+    api.context.ledger.grant(
+        api.context.ledger.sender(customer.key), elsewhere, (PurposeTerms(0, 1),), chain.now() + DAY, NOTICE
+    )
     typed = _typed(api, auth, "revoke", brand=elsewhere)
     assert _submit(api, auth, "revoke", typed["message"], _signed(customer, typed)).status_code == 202
     api.relay()
@@ -118,7 +121,7 @@ def test_a_wallet_that_writes_state_is_the_one_check_the_api_cannot_mirror(api, 
     wallet = relayer.transact(None, chain.artifacts["StatefulWallet"].bytecode).contract_address
     assert wallet
     consents = api.context.consents  # a contract cannot sign in (SIWE is ECDSA): use the service itself
-    typed = consents.grant_typed_data(wallet, brand.address, EMAIL["categories"], EMAIL["purposes"])
+    typed = consents.grant_typed_data(wallet, brand.address, [("marketing.email", EMAIL["categories"])])
     submission, created = consents.submit(wallet, "grant", typed["message"], "0x" + "01" * 65)
     assert created
     api.relay()
