@@ -6,7 +6,7 @@ numbered 0..63 (bit i of a purposes mask is purpose i); categories are 64-bit ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 UINT64_MAX = 2**64 - 1
@@ -68,6 +68,11 @@ def terms_allow(terms: Iterable[PurposeTerms], categories: int, purposes: int) -
         if purposes & bit and (bit not in by_bit or by_bit[bit] & categories != categories):
             return False
     return True
+
+
+def terms_from_json(items: Iterable[Mapping[str, int]]) -> Terms:
+    """Terms from [{"purpose": n, "categories": mask}] (the indexer's history form)."""
+    return tuple(PurposeTerms(int(item["purpose"]), int(item["categories"])) for item in items)
 
 
 def categories_for(terms: Iterable[PurposeTerms], purpose: int) -> int:

@@ -114,6 +114,9 @@ def test_auditor_endpoints(api, chain) -> None:
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(rows) == len(everything)
+    granted = [r for r in rows if r["kind"] == "granted"]
+    assert granted
+    assert all(r["terms"] == "marketing.email=contact.email,interests" for r in granted)
     assert api.client.get("/v1/audit/export", params={"format": "json"}, headers=auditor).json()["items"] == everything
     assert api.client.get("/v1/audit/export", params={"format": "xml"}, headers=auditor).status_code == 400
 

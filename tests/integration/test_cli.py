@@ -232,6 +232,35 @@ def test_grant_check_show_revoke(cli: Cli, customer: Customer) -> None:
     assert row["categories"] == []
 
 
+def test_grant_per_purpose_with_allow(cli: Cli, customer: Customer) -> None:
+    brand = _brand()
+    cli.ok(
+        "grant", *customer.key_flags, "--brand", brand,
+        "--allow", "marketing.email=contact.email,interests",
+        "--allow", "tcf.measure_ad_performance=purchase_history",
+        "--days", "30",
+    )  # fmt: skip
+    check = ["check", "--customer", customer.address, "--brand", brand]
+    assert cli(*check, "--categories", "contact.email,interests", "--purposes", "marketing.email").code == 0
+    assert cli(*check, "--categories", "purchase_history", "--purposes", "tcf.measure_ad_performance").code == 0
+    # each purpose only with its own data
+    assert cli(*check, "--categories", "purchase_history", "--purposes", "marketing.email").code == 3
+    assert cli(*check, "--categories", "contact.email", "--purposes", "tcf.measure_ad_performance").code == 3
+    (row,) = _show(cli, customer)
+    assert row["terms"] == [
+        {"purpose": "tcf.measure_ad_performance", "categories": ["purchase_history"]},
+        {"purpose": "marketing.email", "categories": ["contact.email", "interests"]},
+    ]
+    text = cli.ok("show", "--customer", customer.address).out
+    assert "for marketing.email: contact.email, interests" in text
+    bad = cli("grant", *customer.key_flags, "--brand", brand, "--allow", "marketing.email")
+    assert bad.code != 0
+    assert "PURPOSE=CATEGORY" in bad.err
+    mixed = cli("grant", *customer.key_flags, "--brand", brand, "--allow", "marketing.email=contact.email",
+                "--categories", "contact.email", "--purposes", "marketing.email")  # fmt: skip
+    assert mixed.code != 0
+
+
 def test_show_filters_by_brand_and_lists_every_brand(cli: Cli, customer: Customer) -> None:
     brands = [_brand(), _brand()]
     for brand in brands:

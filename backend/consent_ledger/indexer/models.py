@@ -19,7 +19,7 @@ type for numbers >= 2**63 (SQLAlchemy even binds Numeric through float there), s
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consent_ledger.db.base import Base
@@ -54,7 +54,9 @@ class ChainEvent(Base):
     customer: Mapped[str | None] = mapped_column(String(ADDRESS), index=True)  # NULL for anchors
     brand: Mapped[str | None] = mapped_column(String(ADDRESS), index=True)  # NULL for anchors
     categories: Mapped[int | None] = mapped_column(Uint64())  # granted
-    purposes: Mapped[int | None] = mapped_column(Uint64())  # granted
+    purposes: Mapped[int | None] = mapped_column(Uint64())  # granted: the mask of `terms`' purposes
+    # granted: per purpose, its categories ("purpose=mask,..." ascending); `categories` is their union
+    terms: Mapped[str | None] = mapped_column(Text())
     expires_at: Mapped[int | None] = mapped_column(BigInteger())  # granted (uint40)
     notice_hash: Mapped[str | None] = mapped_column(String(HASH))  # granted
     nonce: Mapped[str | None] = mapped_column(String(78))  # uint256 as decimal text; not for anchors

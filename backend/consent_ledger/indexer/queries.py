@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum
 from consent_ledger.indexer.models import ANCHORED, GRANT_REJECTED, KINDS, REVOKE_REJECTED, ChainEvent
-from consent_ledger.indexer.rows import COLUMNS
+from consent_ledger.indexer.rows import COLUMNS, terms_json
 
 MAX_LIMIT = 5_000
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -66,7 +66,8 @@ def history(
     addresses (every other kind is kept); None keeps them all.
 
     Each dict has every column of `chain_events` (None where it does not apply to the kind);
-    masks and sizes are ints, the nonce decimal text, block_timestamp unix seconds.
+    masks and sizes are ints, the nonce decimal text, block_timestamp unix seconds; a grant's
+    `terms` is [{"purpose": n, "categories": mask}], ascending.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
@@ -100,7 +101,11 @@ def history(
         rejection = ChainEvent.kind.in_([GRANT_REJECTED, REVOKE_REJECTED])
         query = query.where(or_(not_(rejection), ChainEvent.sender.in_(senders)))
     query = query.order_by(ChainEvent.id).limit(limit)  # = (block_number, log_index) order, see module doc
-    return _rows(session_factory, query, _FIELDS)
+    rows = _rows(session_factory, query, _FIELDS)
+    for row in rows:
+        if row["terms"] is not None:
+            row["terms"] = terms_json(row["terms"])
+    return rows
 
 
 def anchors(session_factory: sessionmaker[Session], custodian: str | None = None) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from consent_ledger.chain.events import Anchored, Granted, LedgerEvent, Rejected, Revoked
 from consent_ledger.db.types import TWO_63, Uint64
+from consent_ledger.domain import Terms
 from consent_ledger.indexer import models
 
 COLUMNS = (
@@ -29,6 +30,7 @@ COLUMNS = (
     "brand",
     "categories",
     "purposes",
+    "terms",
     "expires_at",
     "notice_hash",
     "nonce",
@@ -45,6 +47,19 @@ _UINT64 = Uint64()
 Row = tuple[Any, ...]
 
 
+def terms_text(terms: Terms) -> str:
+    """A grant's terms as stored: `purpose=categories` in decimal, comma-separated, ascending."""
+    return ",".join(f"{t.purpose}={t.categories}" for t in terms)
+
+
+def terms_json(text: str) -> list[dict[str, int]]:
+    """Stored terms -> [{"purpose": n, "categories": mask}] (the history dicts' form)."""
+    if not text:
+        return []
+    pairs = (item.split("=", 1) for item in text.split(","))
+    return [{"purpose": int(p), "categories": int(c)} for p, c in pairs]
+
+
 def event_values(event: LedgerEvent, block_timestamp: int, sender: str | None) -> Row:
     """One row in COLUMNS order; None where a column does not apply to the kind. `sender` is the
     `from` of the transaction that emitted the event."""
@@ -57,6 +72,7 @@ def event_values(event: LedgerEvent, block_timestamp: int, sender: str | None) -
             event.brand,
             event.categories,
             event.purposes,
+            terms_text(event.terms),
             event.expires_at,
             event.notice_hash,
             str(event.nonce),
@@ -66,13 +82,13 @@ def event_values(event: LedgerEvent, block_timestamp: int, sender: str | None) -
             None,
         )
     elif isinstance(event, Revoked):
-        body = (models.REVOKED, event.customer, event.brand, *(None,) * 4, str(event.nonce), *(None,) * 4)
+        body = (models.REVOKED, event.customer, event.brand, *(None,) * 5, str(event.nonce), *(None,) * 4)
     elif isinstance(event, Rejected):
         kind = models.GRANT_REJECTED if event.kind == "grant" else models.REVOKE_REJECTED
         reason = event.reason.name.lower()
-        body = (kind, event.customer, event.brand, *(None,) * 4, str(event.nonce), reason, None, None, None)
+        body = (kind, event.customer, event.brand, *(None,) * 5, str(event.nonce), reason, None, None, None)
     elif isinstance(event, Anchored):
-        body = (models.ANCHORED, *(None,) * 8, event.custodian, event.root, event.size)
+        body = (models.ANCHORED, *(None,) * 9, event.custodian, event.root, event.size)
     else:
         raise TypeError(f"not a ledger event: {event!r}")
     return (*head, *body, sender)

@@ -2,8 +2,9 @@
 Receipt Specification 1.1 (the basis of ISO/IEC TS 27560), plus the on-chain reference that makes
 each one checkable.
 
-Sources: the indexed `Granted` event (who, whom, which bits, when, until, notice hash, nonce,
-transaction) and the catalog (names, labels, DPV terms, CPRA sensitivity).
+Sources: the indexed `Granted` event (who, whom, per purpose which categories, when, until, notice
+hash, nonce, transaction) and the catalog (names, labels, DPV terms, CPRA sensitivity). Each purpose
+of `services[].purposes[]` lists in `piiCategory` exactly the categories consented for it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consent_ledger.catalog import Catalog
+from consent_ledger.domain import terms_from_json
 
 VERSION = "KI-CR-v1.1.0"
 COLLECTION_METHOD = "EIP-712 typed-data signature from the customer's own wallet, recorded on-chain"
@@ -26,8 +28,9 @@ def consent_receipt(
     event: Mapping[str, Any], catalog: Catalog, brand_name: str | None, chain_id: int, contract: str
 ) -> dict[str, Any]:
     """The receipt of one indexed `granted` event (a dict as `indexer.queries.history` returns)."""
+    terms = catalog.terms_names(terms_from_json(event["terms"]))
+    purposes = [(catalog.purpose(t["purpose"]), t["categories"]) for t in terms]
     categories = [catalog.category(n) for n in catalog.category_names(int(event["categories"]))]
-    purposes = [catalog.purpose(n) for n in catalog.purpose_names(int(event["purposes"]))]
     sensitive = [c for c in categories if c.cpra_sensitive]
     controller = brand_name or event["brand"]
     return {
@@ -48,13 +51,13 @@ def consent_receipt(
                         "purpose": p.label,
                         "purposeCategory": [p.name, p.dpv],
                         "consentType": "EXPLICIT",
-                        "piiCategory": [c.name for c in categories],
+                        "piiCategory": names,
                         "primaryPurpose": index == 0,
                         "termination": f"expires {_iso(int(event['expires_at']))}, or earlier on revocation",
                         "thirdPartyDisclosure": p.name == "sharing.third_party_sale",
                         "thirdPartyName": None,
                     }
-                    for index, p in enumerate(purposes)
+                    for index, (p, names) in enumerate(purposes)
                 ],
             }
         ],

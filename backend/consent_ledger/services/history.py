@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum_address
 from consent_ledger.catalog import Catalog
+from consent_ledger.domain import terms_from_json
 from consent_ledger.errors import InputError
 from consent_ledger.indexer import queries
 from consent_ledger.releases.models import ReleaseReceipt
@@ -109,6 +110,8 @@ class HistoryView:
         if row["categories"] is not None:
             item["categories"] = self.catalog.category_names(int(row["categories"]))
             item["purposes"] = self.catalog.purpose_names(int(row["purposes"]))
+        if row.get("terms") is not None:
+            item["terms"] = self.catalog.terms_names(terms_from_json(row["terms"]))
         for key in ("expires_at", "notice_hash", "nonce", "reason", "custodian", "root", "size"):
             if row.get(key) is not None:
                 item[key] = row[key]

@@ -22,6 +22,7 @@ CSV_COLUMNS = [
     "brand",
     "categories",
     "purposes",
+    "terms",
     "fields",
     "expires_at",
     "reason",
@@ -29,6 +30,13 @@ CSV_COLUMNS = [
     "root",
     "id",
 ]
+
+
+def _csv_cell(value: Any) -> Any:
+    """Lists as `a;b`; a grant's terms as `purpose=category,category;purpose=category`."""
+    if not isinstance(value, list):
+        return value
+    return ";".join(f"{v['purpose']}={','.join(v['categories'])}" if isinstance(v, dict) else str(v) for v in value)
 
 
 def _kinds(kind: str | None) -> list[str] | None:
@@ -86,7 +94,7 @@ def export(
         writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for item in items:
-            writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in item.items()})
+            writer.writerow({k: _csv_cell(v) for k, v in item.items()})
         return Response(out.getvalue(), media_type="text/csv", headers=_attachment("history.csv"))
     raise InputError("format must be json or csv")
 
