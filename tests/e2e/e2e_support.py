@@ -194,11 +194,22 @@ def sign_in(page: Page, wallet: BrowserWallet) -> None:
     expect(page.locator("#session-text")).to_contain_text(f"Signed in as {wallet.address}")
 
 
-def grant_in_portal(page: Page, brand_address: str, categories: list[str], purposes: list[str], days: int = 30) -> None:
-    """Fill the grant form by visible labels, sign, and wait until the relayer confirmed it on-chain."""
+def grant_in_portal(
+    page: Page,
+    brand_address: str,
+    categories: list[str] | None = None,
+    purposes: list[str] | None = None,
+    days: int = 30,
+    allow: dict[str, list[str]] | None = None,
+) -> None:
+    """Fill the grant form purpose by purpose by visible labels (`allow`: purpose label -> data labels;
+    or the same `categories` for each of `purposes`), sign, and wait until the relayer confirmed it."""
+    chosen = allow if allow is not None else {p: list(categories or []) for p in purposes or []}
     page.get_by_label("Brand", exact=True).select_option(brand_address)
-    for label in categories + purposes:
-        page.get_by_label(label, exact=True).check()
+    for purpose, data in chosen.items():
+        page.get_by_label(purpose, exact=True).check()
+        for label in data:
+            page.get_by_label(f"{label} for {purpose}", exact=True).check()
     page.get_by_label("For how many days").fill(str(days))
     previous = page.locator("#progress").get_attribute("data-id") or ""
     page.get_by_role("button", name="Sign and grant").click()

@@ -32,11 +32,11 @@ def _enter_profile(page) -> None:
     expect(page.locator('#data-rows input[name="name"][readonly]')).to_have_count(3)
 
 
-def _release(brand_page, customer: str) -> None:
+def _release(brand_page, customer: str, purpose: str = "marketing.email") -> None:
     brand_page.get_by_label("Customer addresses").fill(customer)
     for label in ("Email address", "Phone number", "Interests"):
         brand_page.get_by_label(label, exact=True).check()
-    brand_page.get_by_label("Purpose").select_option("marketing.email")
+    brand_page.get_by_label("Purpose").select_option(purpose)
     brand_page.get_by_role("button", name="Release data").click()
 
 
@@ -47,8 +47,12 @@ def test_grant_release_verify_revoke(server, open_page, wallet_for) -> None:
 
     page = open_page("/", customer)
     expect(page.locator("#notice-text p").first).to_contain_text("Consent Ledger lets you decide")
-    expect(page.get_by_label("Precise location")).to_be_visible()
-    expect(page.locator("#sensitive-choices")).to_contain_text("sensitive")
+    expect(page.get_by_label("Email marketing", exact=True)).to_be_visible()
+    expect(page.get_by_label("Precise location for Email marketing")).to_be_hidden()  # until the purpose is ticked
+    page.get_by_label("Email marketing", exact=True).check()
+    expect(page.get_by_label("Precise location for Email marketing")).to_be_visible()
+    expect(page.locator("#data-for-marketing\\.email")).to_contain_text("sensitive")
+    page.get_by_label("Email marketing", exact=True).uncheck()
     shot(page, "01-portal-before-connect")
     sign_in(page, customer)
     expect(page.locator("#account")).to_be_visible()
@@ -63,7 +67,7 @@ def test_grant_release_verify_revoke(server, open_page, wallet_for) -> None:
     expect(grant).to_contain_text("Acme Outdoor")
     expect(grant).to_contain_text("Email address")
     expect(grant).to_contain_text("Interests")
-    expect(grant).to_contain_text("Email marketing")
+    expect(grant).to_contain_text("For Email marketing")
     expect(grant).not_to_contain_text("Phone number")
     shot(page, "02-portal-granted")
 
@@ -121,3 +125,57 @@ def test_grant_release_verify_revoke(server, open_page, wallet_for) -> None:
     expect(result).to_contain_text("no grant covers these categories for this purpose")
     expect(brand_page.locator("#release-list")).not_to_contain_text("ada@example.org")
     shot(brand_page, "06-brand-nothing-after-revoke")
+
+
+def test_two_purposes_with_different_data(server, open_page, wallet_for) -> None:
+    """One signature grants email and interests for email marketing and the phone number for text
+    messages; the brand console receives, for each purpose, only that purpose's data."""
+    brand_account = server.add_brand("Acme Outdoor")
+    customer = wallet_for()
+    brand = wallet_for(brand_account)
+    page = open_page("/", customer)
+    expect(page.locator("#earlier-grants")).to_contain_text("were not carried over")  # README: re-consent
+    expect(page.locator("#max-days")).to_have_text("730")  # read from the contract through /v1/limits
+    sign_in(page, customer)
+    _enter_profile(page)
+
+    page.get_by_label("Brand", exact=True).select_option(brand_account.address)
+    page.get_by_label("Email marketing", exact=True).check()
+    page.get_by_label("Email address for Email marketing", exact=True).check()
+    page.get_by_label("Interests for Email marketing", exact=True).check()
+    page.get_by_label("Text message marketing", exact=True).check()
+    page.get_by_label("Phone number for Text message marketing", exact=True).check()
+    summary = page.locator("#summary-terms")
+    expect(summary.locator('li[data-purpose="marketing.email"]')).to_have_text(
+        "for Email marketing, use Email address, Interests"
+    )
+    expect(summary.locator('li[data-purpose="marketing.sms"]')).to_have_text(
+        "for Text message marketing, use Phone number"
+    )
+    expect(page.locator("#summary-wallet")).to_contain_text("purpose 16 (Email marketing) with categories 262145")
+    shot(page, "07-portal-two-purposes-summary")
+    previous = page.locator("#progress").get_attribute("data-id") or ""
+    page.get_by_role("button", name="Sign and grant").click()
+    wait_for_submission(page, previous)
+    grant = page.locator("#grants-list li.item")
+    expect(grant).to_contain_text("For Email marketing")
+    expect(grant).to_contain_text("For Text message marketing")
+
+    brand_page = open_page("/brand.html", brand)
+    sign_in(brand_page, brand)
+    result = brand_page.locator(f'#release-list li[data-customer="{customer.address}"]')
+    _release(brand_page, customer.address, "marketing.email")
+    expect(result).to_have_attribute("data-outcome", "released", timeout=SLOW)
+    expect(result).to_contain_text("ada@example.org")
+    expect(result).to_contain_text("hiking, climbing")
+    expect(result).not_to_contain_text("+44 20 7946 0000")
+    shot(brand_page, "08-brand-released-for-email-marketing")
+
+    brand_page.get_by_label("Purpose").select_option("marketing.sms")
+    brand_page.get_by_role("button", name="Release data").click()
+    expect(brand_page.locator("#release-block")).to_contain_text("Text message marketing")
+    expect(result).to_contain_text("+44 20 7946 0000", timeout=SLOW)
+    expect(result).not_to_contain_text("ada@example.org")
+    expect(result).not_to_contain_text("hiking, climbing")
+    expect(result.locator('.withheld li[data-category="contact.email"]')).to_contain_text("not granted to you")
+    shot(brand_page, "09-brand-released-for-text-messages")

@@ -68,6 +68,8 @@ def test_grant_typed_data_inputs(api) -> None:
     _problem(api.client.post(url, json={**base, "brand": Account.create().address}, headers=auth), 400)  # unregistered
     _problem(api.client.post(url, json={**base, "days": 0}, headers=auth), 422)
     longest = api.context.ledger.max_grant_duration() // 86_400  # the bound comes from the contract
+    assert longest == 730
+    assert api.client.get("/v1/limits").json() == {"max_grant_seconds": 730 * 86_400, "max_grant_days": 730}
     assert api.client.post(url, json={**base, "days": longest}, headers=auth).status_code == 200
     body = _problem(api.client.post(url, json={**base, "days": longest + 1}, headers=auth), 400)
     assert f"1 to {longest}" in body["detail"]

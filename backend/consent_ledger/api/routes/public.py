@@ -17,6 +17,15 @@ def catalog(context: ContextDep) -> dict[str, Any]:
     return context.catalog.to_json()
 
 
+@router.get("/limits")
+def limits(context: ContextDep) -> dict[str, Any]:
+    """The longest grant the contract records (`MAX_GRANT_DURATION`), read from the contract."""
+    return {
+        "max_grant_seconds": context.ledger.max_grant_duration(),
+        "max_grant_days": context.consents.max_days(),
+    }
+
+
 @router.get("/brands")
 def brands(context: ContextDep) -> dict[str, Any]:
     """Registered brands."""

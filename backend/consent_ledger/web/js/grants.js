@@ -29,6 +29,11 @@ function labelled(names, entries) {
   return list;
 }
 
+function purposeLabel(name) {
+  const entry = ctx.app.catalog.purposes.find((p) => p.name === name);
+  return entry ? entry.label : name;
+}
+
 function grantItem(grant) {
   const name = grant.brand_name || "Unnamed brand";
   const revoke = el("button", { type: "button", class: "danger secondary", dataset: { brand: grant.brand, action: "revoke" } }, "Revoke");
@@ -40,8 +45,7 @@ function grantItem(grant) {
     { class: "item", dataset: { brand: grant.brand } },
     el("h3", {}, name, el("span", { class: "muted small mono" }, grant.brand)),
     facts([
-      ["May use", labelled(grant.categories, ctx.app.catalog.categories)],
-      ["For", labelled(grant.purposes, ctx.app.catalog.purposes)],
+      ...grant.terms.map((t) => [`For ${purposeLabel(t.purpose)}`, labelled(t.categories, ctx.app.catalog.categories)]),
       ["Granted", when(grant.granted_at)],
       ["Until", when(grant.expires_at)],
     ]),

@@ -10,7 +10,7 @@ import { loadGrants, setupGrants } from "./grants.js";
 import { loadAccesses, setupAccesses } from "./accesses.js";
 import { loadData, setupData } from "./mydata.js";
 
-const app = { catalog: null, brands: [], health: null, session: null };
+const app = { catalog: null, brands: [], health: null, session: null, maxDays: 730 };
 
 function choice(entry, kind) {
   const id = `${kind}-${entry.name}`;
@@ -20,12 +20,24 @@ function choice(entry, kind) {
   return el("div", { class: "choice" }, input, label, el("span", { class: "desc", id: descId }, entry.description));
 }
 
+/** The data a purpose may use: one checkbox per category, named "<data> for <purpose>" for assistive
+ * technology (the visible label is the data's own), everyday data first, then sensitive data. */
+function dataChoices(purpose, categories) {
+  const box = el("div", { class: "choices purpose-data", id: `data-for-${purpose.name}`, hidden: true });
+  for (const c of [...categories.filter((x) => !x.cpra_sensitive), ...categories.filter((x) => x.cpra_sensitive)]) {
+    const id = `data-${purpose.name}-${c.name}`;
+    const input = el("input", { type: "checkbox", id, name: `data-for:${purpose.name}`, value: c.name, "aria-label": `${c.label} for ${purpose.label}` });
+    const label = el("label", { for: id }, c.label, c.cpra_sensitive ? " " : "", c.cpra_sensitive ? badge("sensitive", "sensitive") : "");
+    box.append(el("div", { class: "choice" }, input, label));
+  }
+  return box;
+}
+
 function renderCatalog(catalog) {
-  const everyday = catalog.categories.filter((c) => !c.cpra_sensitive);
-  const sensitive = catalog.categories.filter((c) => c.cpra_sensitive);
-  fill($("category-choices"), everyday.map((c) => choice(c, "category")));
-  fill($("sensitive-choices"), sensitive.map((c) => choice(c, "category")));
-  fill($("purpose-choices"), catalog.purposes.map((p) => choice(p, "purpose")));
+  fill(
+    $("purpose-choices"),
+    catalog.purposes.map((p) => el("div", { class: "purpose", dataset: { purpose: p.name } }, choice(p, "purpose"), dataChoices(p, catalog.categories))),
+  );
   const notice = catalog.notice;
   fill($("notice-text"), notice.paragraphs.map((text) => el("p", {}, text)));
   $("notice-meta").textContent = `Notice version ${notice.version}. Its fingerprint (hash) is recorded with each grant you sign: ${notice.hash}`;
@@ -44,33 +56,66 @@ function renderBrands(brands) {
   );
 }
 
-function checked(kind) {
-  return Array.from(document.querySelectorAll(`input[name="${kind}"]:checked`), (input) => input.value);
+function checked(name) {
+  return Array.from(document.querySelectorAll(`input[name="${name}"]:checked`), (input) => input.value);
+}
+
+function entryOf(kind, name) {
+  return (kind === "category" ? app.catalog.categories : app.catalog.purposes).find((e) => e.name === name);
 }
 
 function labelFor(kind, name) {
-  const list = kind === "category" ? app.catalog.categories : app.catalog.purposes;
-  const entry = list.find((e) => e.name === name);
+  const entry = entryOf(kind, name);
   return entry ? entry.label : name;
+}
+
+/** The grant's terms as the form holds them: each ticked purpose with the data ticked under it,
+ * in catalog order (the order the signed message lists them). */
+function terms() {
+  return checked("purpose").map((purpose) => ({ purpose, categories: checked(`data-for:${purpose}`) }));
 }
 
 function days() {
   const value = Number($("grant-days").value);
-  return Number.isInteger(value) && value >= 1 && value <= 730 ? value : null;
+  return Number.isInteger(value) && value >= 1 && value <= app.maxDays ? value : null;
+}
+
+/** A category mask as the signed message writes it (a decimal uint64). */
+function maskOf(names) {
+  return names.reduce((mask, name) => mask | BigInt(entryOf("category", name).mask), 0n).toString();
 }
 
 function updateSummary() {
   if (!app.catalog) return;
+  for (const box of document.querySelectorAll(".purpose-data")) {
+    box.hidden = !document.getElementById(`purpose-${box.id.slice("data-for-".length)}`).checked;
+  }
+  const summary = $("grant-summary");
   const brand = app.brands.find((b) => b.address === $("grant-brand").value);
-  const categories = checked("category").map((n) => labelFor("category", n));
-  const purposes = checked("purpose").map((n) => labelFor("purpose", n));
+  const chosen = terms();
   const n = days();
-  if (!brand || !categories.length || !purposes.length || n === null) {
-    $("grant-summary").textContent = "Pick a brand, at least one kind of data, at least one purpose and a number of days from 1 to 730.";
+  if (!brand || !chosen.length || chosen.some((t) => !t.categories.length) || n === null) {
+    fill(summary, el("p", {}, `Pick a brand, at least one purpose, for each purpose at least one kind of data, and a number of days from 1 to ${app.maxDays}.`));
     return;
   }
   const until = new Date(Date.now() + n * 86_400_000).toLocaleDateString(undefined, { dateStyle: "long" });
-  $("grant-summary").textContent = `You are about to let ${brand.name} use ${categories.join(", ")} for ${purposes.join(", ")} until about ${until}. You can revoke this at any time.`;
+  fill(
+    summary,
+    el("p", {}, `You are about to let ${brand.name}, until about ${until}:`),
+    el(
+      "ul",
+      { id: "summary-terms" },
+      chosen.map((t) => el("li", { dataset: { purpose: t.purpose } }, `for ${labelFor("purpose", t.purpose)}, use ${t.categories.map((c) => labelFor("category", c)).join(", ")}`)),
+    ),
+    el("p", {}, "Each purpose may use only the data listed with it, nothing else. You can revoke this at any time."),
+    el(
+      "p",
+      { class: "muted small", id: "summary-wallet" },
+      "Your wallet shows the same terms as numbers: ",
+      chosen.map((t) => `purpose ${entryOf("purpose", t.purpose).bit} (${labelFor("purpose", t.purpose)}) with categories ${maskOf(t.categories)}`).join("; "),
+      ".",
+    ),
+  );
 }
 
 function setSignedIn(session) {
@@ -91,16 +136,16 @@ async function grant(event) {
   await busy(button, async () => {
     if (!app.session) throw new Error("Sign in first.");
     const brand = $("grant-brand").value;
-    const categories = checked("category");
-    const purposes = checked("purpose");
+    const chosen = terms();
     const n = days();
     if (!brand) throw new Error("Choose a brand.");
-    if (!categories.length) throw new Error("Choose at least one kind of data.");
-    if (!purposes.length) throw new Error("Choose at least one purpose.");
-    if (n === null) throw new Error("Enter a number of days from 1 to 730.");
+    if (!chosen.length) throw new Error("Choose at least one purpose.");
+    const empty = chosen.find((t) => !t.categories.length);
+    if (empty) throw new Error(`Choose the data "${labelFor("purpose", empty.purpose)}" may use.`);
+    if (n === null) throw new Error(`Enter a number of days from 1 to ${app.maxDays}.`);
     if (!(await session.ensureReady())) return;
     say("Preparing the grant for your signature…");
-    const typed = await api("/v1/me/typed-data/grant", { method: "POST", body: { brand, categories, purposes, days: n } });
+    const typed = await api("/v1/me/typed-data/grant", { method: "POST", body: { brand, terms: chosen, days: n } });
     if (Number(typed.domain.chainId) !== session.state.apiChain) throw new Error("The server prepared a message for another chain; reload the page.");
     say("Check your wallet: review the grant and sign it. Signing is free; we relay it to the chain for you.");
     const signature = await wallet.signTypedData(session.state.address, typed);
@@ -150,6 +195,13 @@ async function start() {
     app.health = health;
     renderCatalog(catalog);
     renderBrands(app.brands);
+    try {
+      app.maxDays = (await api("/v1/limits", { auth: false })).max_grant_days; // the contract's own bound
+      $("max-days").textContent = String(app.maxDays);
+      $("grant-days").max = String(app.maxDays);
+    } catch (error) {
+      say(`Could not read the longest grant from the contract (${error.message}); the form allows ${app.maxDays} days.`, "error");
+    }
     updateSummary();
     if (health.chain && health.chain.ok === false) say(`The chain is not answering right now: ${health.chain.error}`, "error");
     if (app.session) refreshAccount();
