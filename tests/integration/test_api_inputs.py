@@ -125,8 +125,29 @@ def test_submission_checks_before_the_outbox(api) -> None:
 
     wrong_signer = "0x" + Account.sign_typed_data(Account.create().key, full_message=typed).signature.hex()
     _problem(submit(signature=wrong_signer), 400)
-    _problem(submit(message={**message, "categories": "3"}), 400)  # tampered after signing
-    _problem(submit(message={**message, "categories": str(1 << 60)}), 400)  # bit not in the catalog
+    (term,) = message["terms"]
+    _problem(submit(message={**message, "terms": [{**term, "categories": "3"}]}), 400)  # tampered after signing
+    _problem(submit(message={**message, "categories": "1"}), 400)  # not a field of the message
+
+    def signed_with(**changes):
+        """A message the customer really signed, with terms the contract would refuse."""
+        other = {**typed, "message": {**message, **changes}}
+        sig = "0x" + Account.sign_typed_data(customer.key, full_message=other).signature.hex()
+        return submit(message=other["message"], signature=sig)
+
+    measure = api.context.catalog.purpose("tcf.measure_ad_performance").bit
+    for bad, why in [
+        ([], "at least one purpose"),
+        ([term, term], "ascending"),  # the same purpose twice
+        ([term, {"purpose": measure, "categories": "1"}], "ascending"),  # not in ascending order
+        ([{**term, "categories": "0"}], "at least one data category"),
+        ([{"purpose": 12, "categories": "1"}], "unknown to catalog"),  # a bit the catalog does not name
+        ([{"purpose": 64, "categories": "1"}], "ascending"),  # beyond the contract's 0..63
+        ([{**term, "categories": str(1 << 60)}], "unknown to catalog"),
+    ]:
+        assert why in _problem(signed_with(terms=bad), 400)["detail"], (bad, why)
+    too_far = message["deadline"] + api.context.ledger.max_grant_duration()
+    assert "at most 730 days" in _problem(signed_with(expiresAt=too_far), 400)["detail"]
     _problem(submit(message={**message, "nonce": "5"}), 409)  # not the current nonce
     _problem(submit(message={**message, "deadline": 1}), 400)  # deadline passed
     _problem(submit(message={k: v for k, v in message.items() if k != "brand"}), 400)
