@@ -258,15 +258,14 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     {
         if (brand == address(0)) return (Rejection.ZeroBrand, 0, 0);
         if (terms.length == 0) return (Rejection.NoPurposes, 0, 0);
-        uint256 previous = 0; // one more than the previous purpose, so purpose 0 may come first
         uint256 count = terms.length;
         for (uint256 i = 0; i < count; ++i) {
             PurposeTerms calldata term = terms[i];
             uint8 purpose = term.purpose;
-            if (purpose >= 64 || purpose < previous) return (Rejection.InvalidPurpose, 0, i);
+            // ascending and each once: no purpose at or above this one is in the mask yet
+            if (purpose >= 64 || purposes >> purpose != 0) return (Rejection.InvalidPurpose, 0, i);
             if (term.categories == 0) return (Rejection.NoCategories, 0, i);
             purposes |= uint64(1) << purpose;
-            previous = uint256(purpose) + 1;
         }
         if (expiresAt <= block.timestamp) return (Rejection.ExpiryInPast, 0, 0);
         if (expiresAt > block.timestamp + MAX_GRANT_DURATION) return (Rejection.ExpiryTooFar, 0, 0);

@@ -15,7 +15,7 @@ from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
 from consent_ledger.domain import PurposeTerms, Query, RevokeRequest, terms_of
 from consent_ledger.errors import ContractRevertError
-from support import DAY, grant_request, new_account, sign_grant, sign_revoke
+from support import DAY, NOTICE, grant_request, new_account, sign_grant, sign_revoke
 
 pytestmark = pytest.mark.chain
 
@@ -104,6 +104,17 @@ def test_batch_view_agrees_with_single_views(chain, ledger: Ledger, relayer: TxS
 def test_batch_view_chunks_large_requests(chain, ledger: Ledger) -> None:
     queries = [Query(new_account().address, new_account().address, 1, 1) for _ in range(12_000)]
     assert ledger.are_allowed(queries) == [False] * 12_000
+
+
+def test_batch_view_sizes_chunks_by_purposes_asked(chain, ledger: Ledger) -> None:
+    """Questions naming many purposes read many slots: chunks are cut by gas, not by count."""
+    customer, brand = new_account(), new_account().address
+    chain.fund(customer.address)
+    terms = tuple(PurposeTerms(p, 0b11 if p % 2 else 0b1) for p in range(64))
+    ledger.grant(ledger.sender(customer.key), brand, terms, chain.now() + DAY, NOTICE)
+    everything = 2**64 - 1
+    queries = [Query(customer.address, brand, 1 + i % 3, everything) for i in range(6_000)]
+    assert ledger.are_allowed(queries) == [q.categories == 1 for q in queries]  # 0b11 only for odd purposes
 
 
 def test_eip1271_wallet_signs_grants(chain, ledger: Ledger, relayer: TxSender) -> None:

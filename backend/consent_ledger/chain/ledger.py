@@ -23,7 +23,8 @@ from consent_ledger.domain import GrantRequest, GrantState, PurposeTerms, Query,
 from consent_ledger.errors import RpcError
 
 BATCH_VIEW_CHUNK = 5_000
-GAS_PER_QUERY = 6_000  # a cold SLOAD plus decoding, with headroom (per purpose beyond the grant's first: 2,600 more)
+GAS_PER_QUERY = 6_000  # a cold SLOAD plus decoding, with headroom
+GAS_PER_EXTRA_PURPOSE = 2_600  # each purpose asked beyond the first may read one more cold slot
 BASE_CALL_GAS = 1_000_000
 
 
@@ -93,26 +94,45 @@ class Ledger:
     def is_allowed(self, customer: str, brand: str, categories: int, purposes: int, block: BlockRef = "latest") -> bool:
         return bool(self._call("isAllowed", [customer, brand, categories, purposes], block)[0])
 
-    def _batch_view(self, count: int, encode: Callable[[int, int], str], block: BlockRef) -> list[bool]:
+    def _batch_view(
+        self, count: int, encode: Callable[[int, int], str], purposes: Callable[[int], int], block: BlockRef
+    ) -> list[bool]:
         """`areAllowed` over `count` questions in chunks that stay within the node's call gas cap;
-        `encode(start, stop)` builds the calldata of questions[start:stop]."""
+        `encode(start, stop)` builds the calldata of questions[start:stop], `purposes(i)` is question
+        i's purposes mask (each purpose beyond the first may cost the contract one more slot read)."""
         answers: list[bool] = []
-        for start in range(0, count, BATCH_VIEW_CHUNK):
-            stop = min(start + BATCH_VIEW_CHUNK, count)
-            gas = BASE_CALL_GAS + GAS_PER_QUERY * (stop - start)
+        start = 0
+        while start < count:
+            # a chunk holds at most BATCH_VIEW_CHUNK one-purpose questions' worth of gas
+            stop, budget = start, GAS_PER_QUERY * BATCH_VIEW_CHUNK
+            while stop < count and stop - start < BATCH_VIEW_CHUNK:
+                cost = GAS_PER_QUERY + GAS_PER_EXTRA_PURPOSE * max(purposes(stop).bit_count() - 1, 0)
+                if stop > start and cost > budget:
+                    break
+                budget -= cost
+                stop += 1
+            gas = BASE_CALL_GAS + GAS_PER_QUERY * BATCH_VIEW_CHUNK - budget
             result = self.rpc.eth_call(self.address, encode(start, stop), block, gas=gas)
             answers.extend(calldata.decode_bool_array(result, stop - start))
+            start = stop
         return answers
 
     def are_allowed(self, queries: Sequence[Query], block: BlockRef = "latest") -> list[bool]:
         """Answer many questions at one block; hand-encoded, chunked."""
-        return self._batch_view(len(queries), lambda a, b: calldata.encode_are_allowed(queries[a:b]), block)
+        return self._batch_view(
+            len(queries), lambda a, b: calldata.encode_are_allowed(queries[a:b]), lambda i: queries[i].purposes, block
+        )
 
     def are_allowed_for_brand(
         self, brand: str, rows: Sequence[tuple[str, int, int]], block: BlockRef = "latest"
     ) -> list[bool]:
         """`are_allowed` for one brand; `rows` holds (customer, categories, purposes)."""
-        return self._batch_view(len(rows), lambda a, b: calldata.encode_are_allowed_for_brand(brand, rows[a:b]), block)
+        return self._batch_view(
+            len(rows),
+            lambda a, b: calldata.encode_are_allowed_for_brand(brand, rows[a:b]),
+            lambda i: rows[i][2],
+            block,
+        )
 
     def grant_digest(self, request: GrantRequest) -> bytes:
         return bytes(self._call("grantDigest", [_grant_tuple(request)])[0])
