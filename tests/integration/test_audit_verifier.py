@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from api_support import PROFILE
 from consent_ledger.audit import export_file
@@ -135,14 +136,16 @@ def test_anchored_root_that_does_not_match(api, logged, tmp_path) -> None:
     assert "anchor_root_mismatch" in _kinds(_verify(api, path))
 
 
-def _rogue_release(api, customer: str, brand: str, block: dict) -> None:
+def _rogue_release(
+    api, customer: str, brand: str, block: dict, category: str = "contact.email", purpose: str = "marketing.email"
+) -> None:
     """A release written straight into the log, bypassing the gatekeeper (a misbehaving backend)."""
     leaf = Leaf(
         receipt_id=str(uuid.uuid4()),
         customer=customer,
         brand=brand,
-        categories=api.context.catalog.category_mask(["contact.email"]),
-        purposes=api.context.catalog.purpose_mask(["marketing.email"]),
+        categories=api.context.catalog.category_mask([category]),
+        purposes=api.context.catalog.purpose_mask([purpose]),
         block_number=int(block["number"], 16),
         block_hash=block["hash"],
         released_at=int(datetime.now(UTC).timestamp()),
@@ -161,6 +164,25 @@ def test_release_for_a_customer_with_no_grant(api, logged, tmp_path) -> None:
     assert _kinds(report) == {"release_without_grant"}
     assert report.violations[0].leaf == 3
     assert stranger.address in report.violations[0].detail
+
+
+def test_release_of_data_granted_only_for_another_purpose(api, logged, tmp_path) -> None:
+    brand, _, _ = logged
+    customer, auth = api.customer()
+    terms = [
+        {"purpose": "marketing.email", "categories": ["contact.email"]},
+        {"purpose": "tcf.measure_ad_performance", "categories": ["purchase_history"]},
+    ]
+    typed = api.client.post("/v1/me/typed-data/grant", json={"brand": brand.address, "terms": terms}, headers=auth)
+    signature = "0x" + Account.sign_typed_data(customer.key, full_message=typed.json()).signature.hex()
+    body = {"kind": "grant", "message": typed.json()["message"], "signature": signature}
+    assert api.client.post("/v1/me/submissions", json=body, headers=auth).status_code == 202
+    api.relay()
+    block = api.context.ledger.rpc.get_block("latest")
+    _rogue_release(api, customer.address, brand.address, block, "purchase_history", "tcf.measure_ad_performance")
+    _rogue_release(api, customer.address, brand.address, block, "purchase_history", "marketing.email")  # not for it
+    report = _verify(api, _export(api, tmp_path / "purposes.jsonl"))
+    assert [(v.kind, v.leaf) for v in report.violations] == [("release_without_grant", 4)]
 
 
 def test_release_recorded_after_the_grant_was_revoked(api, chain, logged, tmp_path) -> None:
