@@ -31,6 +31,7 @@ from consent_ledger.indexer.runner import Indexer
 from consent_ledger.leases import Lease, LeaseStore, replica_id
 from consent_ledger.local_secrets import RETIRED_MASTER_KEY_ID, load_secrets, refuse_retired_master_key
 from consent_ledger.observability.metrics import Metrics
+from consent_ledger.ratelimit import LimitSpec, RateLimits
 from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.relayer.worker import RelayerWorker
 from consent_ledger.sender.durable import DurableSender
@@ -41,6 +42,15 @@ from consent_ledger.services.readiness import ReadinessService
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
 from consent_ledger.vault import MasterKey, Vault
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    spec = LimitSpec(
+        per_address=settings.rate_limit_per_address,
+        per_identity=settings.rate_limit_per_identity,
+        nonces_per_address=settings.rate_limit_nonces_per_address,
+    )
+    return RateLimits(settings.rate_limit_storage, spec)
 
 
 @dataclass
@@ -67,6 +77,7 @@ class AppContext:
     replica: str
     metrics: Metrics
     readiness: ReadinessService
+    rate_limits: RateLimits
 
     def start_workers(self) -> None:
         """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
@@ -177,6 +188,7 @@ def _refuse_a_foreign_vault(vault: Vault, engine: Engine, source: str) -> None:
 def build_context(settings: Settings) -> AppContext:
     """Migrate the database, connect to the chain, and wire the services."""
     settings.check_production()
+    limits = rate_limits(settings)  # a bad limit string fails before anything is opened
     storage = open_storage(settings)
     ledger, deployment, engine, sessions = storage.ledger, storage.deployment, storage.engine, storage.sessions
     catalog = default_catalog()
@@ -219,7 +231,7 @@ def build_context(settings: Settings) -> AppContext:
     )
     tokens = TokenSigner(secrets.token_secret, settings.token_ttl)
     auth = SessionService(
-        SqlNonceStore(sessions, ttl_seconds=600),
+        SqlNonceStore(sessions, ttl_seconds=600, max_pending=settings.max_pending_nonces),
         tokens,
         settings.domains,
         deployment.chain_id,
@@ -253,4 +265,5 @@ def build_context(settings: Settings) -> AppContext:
         replica=replica,
         metrics=metrics,
         readiness=readiness,
+        rate_limits=limits,
     )

@@ -84,6 +84,24 @@ class Settings(BaseSettings):
     anchor_every_leaves: int = Field(default=100, ge=1, description="anchor once this many leaves are unanchored")
     anchor_every_seconds: float = Field(default=60.0, gt=0, description="...or once this much time has passed")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="largest request body (413 above)")
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="`limits` storage URI for rate-limit counters; memory:// counts per replica (N replicas "
+        "allow N times each limit), a shared redis:// or memcached:// store counts once across replicas",
+    )
+    rate_limit_per_address: str = Field(
+        default="100/second;3000/minute",
+        description="requests per client network address (health, readiness and metrics excepted); '' = none",
+    )
+    rate_limit_per_identity: str = Field(
+        default="50/second;1500/minute", description="requests per signed-in address (token subject); '' = none"
+    )
+    rate_limit_nonces_per_address: str = Field(
+        default="60/minute;600/hour", description="GET /v1/auth/nonce per client network address; '' = none"
+    )
+    max_pending_nonces: int = Field(
+        default=10_000, ge=1, description="unused, unexpired sign-in nonces kept in the database (429 above)"
+    )
     max_check_questions: int = 10_000
     max_release_customers: int = 1_000
 

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"relayer", "audit", "indexer"},
     {"sender"},
     {"chain", "vault", "auth", "brands", "releases", "local_secrets", "leases"},
-    {"db", "catalog", "config", "addresses", "workers", "observability"},
+    {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit"},
     {"errors", "domain", "redaction", "json_depth"},
 ]
 RANK = {name: depth for depth, names in enumerate(LAYERS) for name in names}

@@ -13,6 +13,7 @@ from consent_ledger import __version__
 from consent_ledger.api import observe, problems
 from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.headers import SecurityHeaders
+from consent_ledger.api.rate_limits import AddressRateLimit
 from consent_ledger.api.routes import audit, auth, brand, customer, ops, public
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
@@ -48,9 +49,11 @@ def create_app(
     )
     problems.install(app)
     observe.count_errors(app)
-    # Middlewares, innermost first: the body is read (and bounded) last, every response gets the headers,
-    # and the request observer (outermost) gives each response its request id and logs and counts it.
+    # Middlewares, innermost first: the body is read (and bounded) last, after the caller's address passed
+    # its rate limit; every response gets the headers, and the request observer (outermost) gives each
+    # response its request id and logs and counts it.
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AddressRateLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(observe.RequestObserver)
     for module in (ops, public, auth, customer, brand, audit):

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from consent_ledger.auth.errors import TokenError
 from consent_ledger.auth.roles import Principal, Role, require
 from consent_ledger.composition import AppContext
+from consent_ledger.ratelimit import IDENTITY
 
 
 def get_context(request: Request) -> AppContext:
@@ -23,7 +24,9 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 def get_principal(context: ContextDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise TokenError("sign in first: send `Authorization: Bearer <token>` from POST /v1/auth/login")
-    return context.auth.authenticate(authorization[7:].strip())
+    principal = context.auth.authenticate(authorization[7:].strip())
+    context.rate_limits.hit(IDENTITY, principal.address.lower())
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

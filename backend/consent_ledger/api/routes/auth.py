@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_ledger.api.deps import ContextDep, PrincipalDep
+from consent_ledger.api.rate_limits import client_address
+from consent_ledger.ratelimit import NONCE
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
@@ -21,6 +23,7 @@ class LoginBody(BaseModel):
 @router.get("/nonce")
 def nonce(request: Request, context: ContextDep, address: str | None = None) -> dict[str, Any]:
     """A single-use nonce; with `?address=`, also the exact message to sign (naming the host you used)."""
+    context.rate_limits.hit(NONCE, client_address(request.scope))
     return context.auth.challenge(address, request.headers.get("host"))
 
 
