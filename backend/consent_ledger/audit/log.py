@@ -35,6 +35,7 @@ from consent_ledger.audit.merkle import (
     range_nodes,
 )
 from consent_ledger.audit.models import LogAnchor, LogHead, LogLeaf, LogNode, node_id
+from consent_ledger.db.base import BIGINT_MAX
 from consent_ledger.errors import NotFoundError
 
 
@@ -65,6 +66,12 @@ def _frontier(session: Session) -> Frontier:
     if row is None:
         raise AuditError("the access log has no head row: run `consent-ledger db upgrade`")
     return Frontier.decode(int(row[0]), bytes(row[1]))
+
+
+def _require_row_number(number: int, what: str) -> None:
+    """A leaf index or tree size past a BIGINT names nothing stored (and the database must not see it)."""
+    if not 0 <= number <= BIGINT_MAX:
+        raise NotFoundError(f"no {what} {number}")
 
 
 def _require_size(size: int, committed: int) -> None:
@@ -190,6 +197,7 @@ class AccessLog:
         return fold([hashes[node] for node in nodes])
 
     def leaf_hash(self, index: int) -> bytes:
+        _require_row_number(index, "leaf")
         with self._sessions() as session:
             digest = session.scalar(select(LogLeaf.leaf_hash).where(LogLeaf.index == index))
         if digest is None:
@@ -220,6 +228,7 @@ class AccessLog:
         }
 
     def leaf(self, index: int) -> bytes:
+        _require_row_number(index, "leaf")
         with self._sessions() as session:
             row = session.get(LogLeaf, index)
             if row is None:
@@ -281,6 +290,7 @@ class AccessLog:
             return None if row is None else _anchor(row)
 
     def anchor_at(self, size: int) -> Anchor:
+        _require_row_number(size, "anchor at size")
         with self._sessions() as session:
             row = session.get(LogAnchor, size)
             if row is None:

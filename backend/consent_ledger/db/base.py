@@ -13,6 +13,12 @@ from sqlalchemy import DateTime, Dialect, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+# The largest value an Integer and a BigInteger column hold on every backend (PostgreSQL INTEGER / BIGINT;
+# SQLite takes up to 64 bits). A number from a caller past its column's range names no row: look-ups
+# check it first, so the database never sees it (PostgreSQL would fail the query, SQLite overflow).
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, not_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum
+from consent_ledger.errors import InputError
 from consent_ledger.indexer.models import ANCHORED, GRANT_REJECTED, KINDS, REVOKE_REJECTED, ChainEvent
 from consent_ledger.indexer.rows import COLUMNS, terms_json
 
@@ -37,7 +38,7 @@ _ANCHOR_FIELDS = (
 
 def _address(value: str, name: str) -> str:
     if not _ADDRESS.fullmatch(value):
-        raise ValueError(f"{name} must be a 0x-prefixed 20-byte hex address, got {value!r}")
+        raise InputError(f"{name} must be a 0x-prefixed 20-byte hex address, got {value!r}")
     return checksum(value)
 
 
@@ -70,7 +71,7 @@ def history(
     `terms` is [{"purpose": n, "categories": mask}], ascending.
     """
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        raise InputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     query = select(*(getattr(ChainEvent, field) for field in _FIELDS))
     if customer is not None:
         query = query.where(ChainEvent.customer == _address(customer, "customer"))
@@ -80,7 +81,7 @@ def history(
         wanted = sorted(set(kinds))
         unknown = set(wanted) - set(KINDS)
         if unknown:
-            raise ValueError(f"unknown event kinds {sorted(unknown)}: use some of {list(KINDS)}")
+            raise InputError(f"unknown event kinds {sorted(unknown)}: use some of {list(KINDS)}")
         query = query.where(ChainEvent.kind.in_(wanted))
     if from_block is not None:
         query = query.where(ChainEvent.block_number >= from_block)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.chain import eip712
 from consent_ledger.chain.messages import parse_grant_message, parse_revoke_message
-from consent_ledger.db.base import utc_now
+from consent_ledger.db.base import INTEGER_MAX, utc_now
 from consent_ledger.domain import GrantRequest, RevokeRequest
 from consent_ledger.errors import ConflictError, NotFoundError, UnavailableError
 from consent_ledger.relayer.items import Item, Kind, Outcome, Status
@@ -201,6 +201,8 @@ class Outbox:
             return None
 
     def get(self, item_id: int) -> Submission:
+        if not 1 <= item_id <= INTEGER_MAX:  # no such row, and the database must not see the number
+            raise NotFoundError(f"no submission {item_id}")
         with self._sessions() as session:
             row = session.get(OutboxItem, item_id)
             if row is None:

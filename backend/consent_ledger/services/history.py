@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum_address
 from consent_ledger.catalog import Catalog
+from consent_ledger.db.base import INTEGER_MAX
 from consent_ledger.domain import terms_from_json
 from consent_ledger.errors import InputError
 from consent_ledger.indexer import queries
@@ -71,7 +72,7 @@ def parse_cursor(text: str) -> Position:
         raise InputError("after must be the `next` value of a previous page (or a block number)")
     block, log_index, released_us, receipt_id = found.groups()
     numbers = [int(block), int(log_index or 0), int(released_us or 0)]
-    if any(n > _INT64_MAX for n in numbers):
+    if any(n > _INT64_MAX for n in numbers) or numbers[1] > INTEGER_MAX:  # the columns' ranges
         raise InputError("after is out of range: pass back the `next` value of a previous page")
     if log_index is not None:
         return Position(numbers[0], EVENT, log_index=numbers[1])
@@ -164,6 +165,8 @@ class HistoryView:
     def _releases(
         self, customer: str | None, brand: str | None, start: Position | None, limit: int
     ) -> list[tuple[Position, dict[str, Any]]]:
+        if start is not None and start.block > INTEGER_MAX:  # past the receipts' column: none can follow
+            return []
         query = select(ReleaseReceipt).order_by(
             ReleaseReceipt.block_number, ReleaseReceipt.released_at, ReleaseReceipt.id
         )

@@ -12,7 +12,7 @@ from consent_ledger.api.deps import BrandDep, ContextDep
 from consent_ledger.errors import InputError
 
 router = APIRouter(prefix="/v1", tags=["brand"])
-ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")  # with fullmatch: `$` would let a trailing newline through
 
 
 class Question(BaseModel):
@@ -45,7 +45,7 @@ def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str
     purpose_masks: dict[str, int] = {}
     rows = []
     for index, q in enumerate(body.questions):
-        if not ADDRESS.match(q.customer):
+        if not ADDRESS.fullmatch(q.customer):
             raise InputError(f"questions[{index}].customer is not an address: {q.customer[:50]!r}")
         key = tuple(q.categories)
         if key not in category_masks:
@@ -67,7 +67,7 @@ def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str
 def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
     """For each customer, only the fields whose categories they granted you for this purpose."""
     for index, customer in enumerate(body.customers):
-        if not ADDRESS.match(customer):
+        if not ADDRESS.fullmatch(customer):
             raise InputError(f"customers[{index}] is not an address: {customer[:50]!r}")
     result = context.releases.release(
         principal.address, body.customers, body.categories, body.purpose, context.settings.max_release_customers
