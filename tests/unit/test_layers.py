@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"sender"},
     {"chain", "vault", "auth", "brands", "releases", "local_secrets", "leases"},
     {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit"},
-    {"errors", "domain", "redaction", "json_depth"},
+    {"errors", "domain", "redaction", "json_depth", "apimodels"},
 ]
 RANK = {name: depth for depth, names in enumerate(LAYERS) for name in names}
 

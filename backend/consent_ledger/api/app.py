@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from consent_ledger import __version__
-from consent_ledger.api import observe, problems
+from consent_ledger.api import observe, openapi, problems
 from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.headers import SecurityHeaders
 from consent_ledger.api.rate_limits import AddressRateLimit
 from consent_ledger.api.routes import audit, auth, brand, customer, ops, public
+from consent_ledger.apimodels.audit import Export
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
 
@@ -48,6 +49,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.install(app, Export)  # GET /v1/audit/export answers a download
     observe.count_errors(app)
     # Middlewares, innermost first: the body is read (and bounded) last, after the caller's address passed
     # its rate limit; every response gets the headers, and the request observer (outermost) gives each

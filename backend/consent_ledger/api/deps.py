@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from consent_ledger.auth.errors import TokenError
 from consent_ledger.auth.roles import Principal, Role, require
@@ -21,10 +22,15 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_principal(context: ContextDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization or not authorization.lower().startswith("bearer "):
+# The bearer scheme, as the OpenAPI schema declares it; a missing or other header is our own 401 problem.
+BEARER = HTTPBearer(auto_error=False, description="the token from POST /v1/auth/login")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def get_principal(context: ContextDep, credentials: Credentials) -> Principal:
+    if credentials is None:
         raise TokenError("sign in first: send `Authorization: Bearer <token>` from POST /v1/auth/login")
-    principal = context.auth.authenticate(authorization[7:].strip())
+    principal = context.auth.authenticate(credentials.credentials.strip())
     context.rate_limits.hit(IDENTITY, principal.address.lower())
     return principal
 

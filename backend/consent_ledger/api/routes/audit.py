@@ -7,12 +7,14 @@ import io
 import json
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from consent_ledger.api.deps import AuditorDep, ContextDep, PrincipalDep
+from consent_ledger.api.openapi import EVERY_ROUTE, SIGNED_IN, Router, problems
+from consent_ledger.apimodels import audit, base
 from consent_ledger.errors import InputError
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = Router(prefix="/v1/audit", tags=["audit"], responses=problems(*EVERY_ROUTE, *SIGNED_IN))
 CSV_COLUMNS = [
     "kind",
     "block_number",
@@ -43,25 +45,25 @@ def _kinds(kind: str | None) -> list[str] | None:
     return [k.strip() for k in kind.split(",") if k.strip()] if kind else None
 
 
-@router.get("/tree-head")
+@router.get("/tree-head", response_model=audit.TreeHead)
 def tree_head(_: PrincipalDep, context: ContextDep) -> dict[str, Any]:
     """The latest anchored tree head (its root is on-chain: check it with the contract's rootAt)."""
     return context.audit.tree_head()
 
 
-@router.get("/leaves/{index}")
+@router.get("/leaves/{index}", response_model=audit.LeafProof, responses=problems(404, 422))
 def leaf(index: int, _: AuditorDep, context: ContextDep, size: int | None = None) -> dict[str, Any]:
     """A leaf with its inclusion proof to an anchored root (the latest, or the anchor at `size`)."""
     return context.audit.leaf_proof(index, size)
 
 
-@router.get("/consistency")
+@router.get("/consistency", response_model=audit.ConsistencyProof, responses=problems(404, 422))
 def consistency(first: int, second: int, _: AuditorDep, context: ContextDep) -> dict[str, Any]:
     """A consistency proof between two anchored sizes."""
     return context.audit.consistency(first, second)
 
 
-@router.get("/history")
+@router.get("/history", response_model=base.HistoryPage, responses=problems(422))
 def history(
     _: AuditorDep,
     context: ContextDep,
@@ -75,7 +77,20 @@ def history(
     return context.audit.history(customer=customer, brand=brand, kinds=_kinds(kind), after=after, limit=limit)
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the history as a download: JSON (`format=json`) or CSV (`format=csv`)",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Export"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **problems(422),
+    },
+)
 def export(
     _: AuditorDep,
     context: ContextDep,
@@ -103,17 +118,17 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
-@router.get("/consent-receipts")
+@router.get("/consent-receipts", response_model=base.ConsentReceipts, responses=problems(422))
 def consent_receipts(_: AuditorDep, context: ContextDep, customer: str | None = None) -> dict[str, Any]:
     return {"receipts": context.audit.consent_receipts(customer)}
 
 
-@router.get("/verification")
+@router.get("/verification", response_model=audit.Verification, responses=problems(404))
 def last_verification(_: AuditorDep, context: ContextDep) -> dict[str, Any]:
     return context.audit.verification()
 
 
-@router.post("/verification")
+@router.post("/verification", response_model=audit.Verification)
 def verify_now(_: AuditorDep, context: ContextDep) -> dict[str, Any]:
     """Anchor pending leaves, then run the independent verifier (log + chain) and keep its result."""
     return context.audit.verify_now()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_ledger.api.deps import BrandDep, ContextDep
+from consent_ledger.api.openapi import EVERY_ROUTE, SIGNED_IN, Router, problems
+from consent_ledger.apimodels import base, brand
 from consent_ledger.errors import InputError
 
-router = APIRouter(prefix="/v1", tags=["brand"])
+router = Router(prefix="/v1", tags=["brand"], responses=problems(*EVERY_ROUTE, *SIGNED_IN, 422))
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")  # with fullmatch: `$` would let a trailing newline through
 
 
@@ -34,7 +35,7 @@ class ReleaseBody(BaseModel):
     purpose: str
 
 
-@router.post("/permissions/check")
+@router.post("/permissions/check", response_model=brand.CheckAnswers)
 def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
     """Up to 10,000 questions, answered from the contract's batch view at one pinned block."""
     limit = context.settings.max_check_questions
@@ -63,7 +64,7 @@ def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str
     }
 
 
-@router.post("/releases")
+@router.post("/releases", response_model=brand.Release)
 def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
     """For each customer, only the fields whose categories they granted you for this purpose."""
     for index, customer in enumerate(body.customers):
@@ -76,13 +77,13 @@ def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict
     return result.to_json()
 
 
-@router.get("/releases")
+@router.get("/releases", response_model=base.ReleaseReceipts)
 def my_releases(principal: BrandDep, context: ContextDep, limit: int = 100) -> dict[str, Any]:
     """Your own release receipts."""
     return {"releases": context.releases.receipts_for(brand=principal.address, limit=min(max(limit, 1), 1000))}
 
 
-@router.get("/segments")
+@router.get("/segments", response_model=brand.Segment)
 def segment(principal: BrandDep, context: ContextDep, categories: str, purpose: str) -> dict[str, Any]:
     """Customers who allow you all these categories (comma-separated) for this purpose, now."""
     names = [c.strip() for c in categories.split(",") if c.strip()]

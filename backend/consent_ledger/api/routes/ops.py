@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from consent_ledger import __version__
 from consent_ledger.api.deps import ContextDep
+from consent_ledger.api.openapi import Router, problems
+from consent_ledger.apimodels import public
 from consent_ledger.errors import ChainError
 from consent_ledger.observability.metrics import CONTENT_TYPE
 from consent_ledger.redaction import redact_text
 
-router = APIRouter(tags=["operations"])
+router = Router(tags=["operations"], responses=problems(400, 413, 500))  # never rate limited
 
 
-@router.get("/v1/health", responses={503: {"description": "the chain does not answer"}})
+@router.get(
+    "/v1/health",
+    response_model=public.Health,
+    responses={503: {"model": public.Health, "description": "the chain does not answer"}},
+)
 def health(context: ContextDep) -> JSONResponse:
     """Is this replica alive and can it reach the chain: 200, or 503 when the node does not answer (within
     CONSENT_RPC_TIMEOUT; at once while the circuit is open). No database call. With the chain id and
@@ -31,7 +37,11 @@ def health(context: ContextDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if chain["ok"] else 503)
 
 
-@router.get("/v1/ready", responses={503: {"description": "the database or the chain cannot answer"}})
+@router.get(
+    "/v1/ready",
+    response_model=public.Readiness,
+    responses={503: {"model": public.Readiness, "description": "the database or the chain cannot answer"}},
+)
 def ready(context: ContextDep) -> JSONResponse:
     """Readiness: 200 when the database and the chain answer, else 503; with the outbox depth and the
     age of its oldest waiting row, the indexer's lag in blocks, and the access log's last anchor."""
