@@ -133,7 +133,7 @@ def get_data(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
     return {"fields": {k: {"category": v.category, "value": v.value} for k, v in sorted(fields.items())}}
 
 
-@router.get("/data/export", response_model=customer.DataExport)
+@router.get("/data/export", response_model=customer.DataExport, responses=problems(404))
 def export_data(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
     """Everything we hold about you, as JSON (GDPR art. 20)."""
     return context.vault.export(principal.address)
