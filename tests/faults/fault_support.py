@@ -212,6 +212,11 @@ def serve_env(node: Node, database_url: str, deployments: Path, var: Path, **ext
         "CONSENT_RELAYER_MAX_BACKOFF": "1",
         "CONSENT_ANCHOR_EVERY_SECONDS": "2",
         "CONSENT_ANCHOR_EVERY_LEAVES": "1000",
+        # the load comes from one address and signs in a new customer per grant: faults, not rate
+        # limits, are under test here (tests/integration/test_rate_limits.py shows the limits)
+        "CONSENT_RATE_LIMIT_PER_ADDRESS": "",
+        "CONSENT_RATE_LIMIT_PER_IDENTITY": "",
+        "CONSENT_RATE_LIMIT_NONCES_PER_ADDRESS": "",
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env
