@@ -121,6 +121,9 @@ def test_limit_strings_are_checked() -> None:
         RateLimits("memory://", LimitSpec(per_address="", per_identity="lots", nonces_per_address=""))
     with pytest.raises(ConfigError, match="CONSENT_RATE_LIMIT_STORAGE"):
         RateLimits("nowhere://x", LimitSpec(per_address="", per_identity="", nonces_per_address=""))
+    with pytest.raises(ConfigError, match="'redis'") as missing:  # its client is not installed here
+        RateLimits("redis://:hunter2@cache:6379", LimitSpec(per_address="", per_identity="", nonces_per_address=""))
+    assert "hunter2" not in str(missing.value)  # the URI's password is never shown
     limits = RateLimits("memory://", LimitSpec(per_address="2/minute", per_identity="", nonces_per_address=""))
     limits.hit("address", "a")
     limits.hit("address", "a")

@@ -51,6 +51,13 @@ class AnchorOut(Reply):
     anchored_at: str
 
 
+class NamedTerms(Reply):
+    """One purpose of a grant by name, with the categories it may use."""
+
+    purpose: str
+    categories: list[str]
+
+
 class HistoryItem(Reply):
     """One grant, revocation, rejection, anchor (`event-<id>`) or release (receipt id), in chain order."""
 
@@ -64,6 +71,7 @@ class HistoryItem(Reply):
     log_index: int | None = None
     block_hash: str | None = None
     sender: str | None = None
+    terms: list[NamedTerms] | None = None
     categories: list[str] | None = None
     purposes: list[str] | None = None
     fields: list[str] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from consent_ledger.apimodels.base import AnchorOut, Reply
+from consent_ledger.apimodels.base import AnchorOut, NamedTerms, Reply
 
 
 class TypedField(Reply):
@@ -19,11 +19,17 @@ class Domain(Reply):
     verifyingContract: str  # noqa: N815 -- EIP-712's own name
 
 
+class MessageTerms(Reply):
+    """One purpose of a grant (its bit) with the data categories it may use (decimal uint256 mask)."""
+
+    purpose: int
+    categories: str
+
+
 class GrantMessage(Reply):
     customer: str
     brand: str
-    categories: str = Field(description="decimal uint256 mask")
-    purposes: str = Field(description="decimal uint256 mask")
+    terms: list[MessageTerms] = Field(description="each purpose with its own categories, purposes ascending")
     expiresAt: int  # noqa: N815 -- the contract's field name
     noticeHash: str  # noqa: N815 -- the contract's field name
     nonce: str
@@ -74,7 +80,8 @@ class Submissions(Reply):
 class Grant(Reply):
     brand: str
     brand_name: str | None = None
-    categories: list[str]
+    terms: list[NamedTerms]
+    categories: list[str] = Field(description="every category granted, for any purpose")
     purposes: list[str]
     expires_at: int
     granted_at: int
