@@ -34,6 +34,7 @@ from consent_ledger.config import ANVIL_DEFAULT_KEY
 from consent_ledger.db.engine import make_engine, make_session_factory
 from consent_ledger.db.migrate import upgrade
 from consent_ledger.vault import MasterKey, Vault
+from waiting import START_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 # anvil's second default account: a relayer distinct from the deployer.
@@ -55,7 +56,7 @@ def artifacts() -> dict[str, Artifact]:
 @pytest.fixture(scope="session")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     node = Devnet(ROOT, tmp_path_factory.mktemp("anvil"), free_port(), persist=False)
-    node.start()
+    node.start(timeout=START_TIMEOUT)
     yield node
     node.stop()
 

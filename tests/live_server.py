@@ -1,26 +1,33 @@
-"""`consent-ledger serve` in a subprocess of its own, on a free port, against the session anvil.
+"""Real servers for tests, on a free port, against the session anvil.
 
-For faults that would take the test process down with them (a crash of the interpreter) and for
-what only a real server shows (uvicorn's handling of bodies, headers and logs).
+`live_server`: `consent-ledger serve` in a subprocess of its own, for faults that would take the test
+process down with them (a crash of the interpreter) and for what only a real server shows (uvicorn's
+handling of bodies, headers and logs). `app_in_thread`: an app object under uvicorn in a thread of the
+test process, when the test needs the app's context. Both wait for start-up with the bounds of
+`waiting` and fail at once, with the server's output, when it dies while starting.
 """
 
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import signal
 import subprocess
 import sys
-import time
+import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvicorn
+from fastapi import FastAPI
+
 from consent_ledger.chain.devnet import free_port
 from consent_ledger.config import ANVIL_RELAYER_KEY
-
-START_TIMEOUT = 60.0
+from waiting import wait_started
 
 
 @dataclass
@@ -95,15 +102,65 @@ def live_server(chain, tmp_path: Path, *, relayer: bool = False, **settings: str
 
 
 def _wait_until_up(server: LiveServer) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if not server.alive():
-            raise AssertionError(f"serve exited with {server.process.returncode}:\n{server.output()}")
+    def answers() -> bool:
         try:
             status, _, _ = server.request("GET", "/v1/catalog")
-            if status == 200:
-                return
         except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"serve did not answer within {START_TIMEOUT} s:\n{server.output()}")
+            return False
+        return status == 200
+
+    def output() -> str:
+        return f"exit code {server.process.returncode} ({server.log}):\n{server.output()}"
+
+    wait_started("consent-ledger serve", answers, alive=server.alive, output=output)
+
+
+class _Collected(logging.Handler):
+    """uvicorn's error log while a server starts (a failing lifespan or bind is reported there)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextmanager
+def app_in_thread(app: FastAPI, port: int) -> Iterator[uvicorn.Server]:
+    """Serve `app` on 127.0.0.1:`port` in a daemon thread until the block ends; yields once it accepts
+    requests (its lifespan has run). Dying while starting fails at once with uvicorn's errors."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    collected = _Collected()
+    died: list[str] = []
+
+    def run() -> None:
+        try:
+            server.run()
+        except BaseException:  # SystemExit on a failed start-up ends a thread silently: keep why
+            died.append(traceback.format_exc())
+
+    error_log = logging.getLogger("uvicorn.error")
+    error_log.addHandler(collected)
+    thread = threading.Thread(target=run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    try:
+        wait_started(
+            f"the API on port {port}",
+            lambda: server.started,
+            alive=thread.is_alive,
+            output=lambda: "\n".join(collected.lines + died) or "(uvicorn logged nothing)",
+            poll=0.02,
+        )
+    except BaseException:
+        server.should_exit = True
+        thread.join(30)
+        raise
+    finally:
+        error_log.removeHandler(collected)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -8,24 +8,23 @@ Playwright's own downloads. `CONSENT_E2E_CHROMIUM` points at another binary.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from e2e_support import BrowserWallet
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api_support import api_settings
 from consent_ledger.api.app import create_app
 from consent_ledger.chain.devnet import free_port
 from consent_ledger.composition import AppContext
+from live_server import app_in_thread
+from waiting import UI_TIMEOUT_MS
 
 CHROMIUM = os.environ.get("CONSENT_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -34,6 +33,7 @@ DESKTOP = {"width": 1280, "height": 900}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: drives the web pages in a real browser (chromium + Playwright)")
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # expect()'s bound; `open_page` gives actions the same
 
 
 @pytest.fixture(scope="session")
@@ -75,19 +75,8 @@ def server(chain, tmp_path: Path) -> Iterator[Server]:
         anchor_every_leaves=1,
     )
     app = create_app(settings, run_relayer=True)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="e2e-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not uv.started:
-        pytest.fail("the API did not start within 30 s", pytrace=False)
-    try:
+    with app_in_thread(app, port):
         yield Server(f"http://127.0.0.1:{port}", app.state.context)
-    finally:
-        uv.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture
@@ -118,7 +107,7 @@ def open_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]
         context = browser.new_context(viewport=viewport or DESKTOP, base_url=server.url, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(UI_TIMEOUT_MS)
         page.on("pageerror", lambda error: errors.messages.append(f"{path}: uncaught {error}"))
         page.on(
             "console",

@@ -19,11 +19,12 @@ from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Locator, Page, expect
 
 from consent_ledger.chain.rpc import RpcClient
+from waiting import BACKGROUND_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "e2e-screenshots"
 DEVNET_CHAIN_ID = 31337
-SLOW = 30_000  # ms: relaying, mining and anchoring happen in background threads
+SLOW = BACKGROUND_TIMEOUT_MS  # relaying, mining and anchoring happen in background threads
 
 PROVIDER_JS = """
 (() => {

@@ -14,6 +14,7 @@ from eth_account import Account
 from playwright.sync_api import expect
 
 from api_support import AUDITOR, PROFILE
+from waiting import patient
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +22,7 @@ PHONE = {"width": 375, "height": 812}
 
 
 def _wait(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patient(timeout)
     while time.monotonic() < deadline:
         value = predicate()
         if value:

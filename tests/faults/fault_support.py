@@ -33,6 +33,7 @@ from consent_ledger.chain.events import GRANT_REJECTED, GRANTED, Granted, decode
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_RELAYER_KEY
 from consent_ledger.errors import ChainError
+from waiting import START_TIMEOUT, patient, wait_started
 
 ROOT = Path(__file__).resolve().parents[2]
 SIWE_DOMAIN = "replicas.test"
@@ -47,6 +48,8 @@ PURPOSE = "marketing.email"
 def wait_for(
     what: str, check: Callable[[], bool], timeout: float, poll: float = 0.05, detail: Callable[[], str] = str
 ) -> None:
+    """Poll `check` for background work; `timeout` (seconds) is scaled by CONSENT_TEST_PATIENCE."""
+    timeout = patient(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -103,7 +106,13 @@ class Node:
                 return False
             return True
 
-        wait_for("anvil to answer", answers, 30, detail=lambda: _tail(self.log))
+        process = self.process
+        wait_started(
+            f"anvil on port {self.port}",
+            answers,
+            alive=lambda: process.poll() is None,
+            output=lambda: f"exit code {process.returncode}:\n{_tail(self.log)}",
+        )
 
     def save_state(self) -> int:
         """Write the chain as it is now to the state file; returns the head block number saved."""
@@ -171,18 +180,20 @@ class Cluster:
         self.replicas.append(replica)
         return replica
 
-    def wait_ready(self, replicas: Iterable[Replica], timeout: float = 90) -> None:
+    def wait_ready(self, replicas: Iterable[Replica], timeout: float = START_TIMEOUT) -> None:
+        """Until each replica answers /v1/health with 200; one that exits fails at once, with its log."""
         for replica in replicas:
 
             def ready(r: Replica = replica) -> bool:
-                if not r.alive:
-                    raise AssertionError(f"{r.name} exited with {r.process.returncode}\n{r.tail()}")
                 try:
-                    return httpx.get(f"{r.url}/v1/health", timeout=2).status_code == 200
+                    return httpx.get(f"{r.url}/v1/health", timeout=5).status_code == 200
                 except httpx.HTTPError:
                     return False
 
-            wait_for(f"{replica.name} to serve", ready, timeout, poll=0.2, detail=replica.tail)
+            def output(r: Replica = replica) -> str:
+                return f"exit code {r.process.returncode}\n{r.tail()}"
+
+            wait_started(replica.name, ready, alive=lambda r=replica: r.alive, output=output, timeout=timeout, poll=0.2)
 
     def alive(self) -> list[Replica]:
         return [r for r in self.replicas if r.alive]

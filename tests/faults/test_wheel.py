@@ -20,6 +20,7 @@ import pytest
 from consent_ledger.chain.artifacts import contract_artifact
 from consent_ledger.chain.compiler import Artifact, collect_sources, compile_sources
 from consent_ledger.chain.devnet import Devnet, free_port
+from waiting import START_TIMEOUT
 
 pytestmark = pytest.mark.chain
 
@@ -104,7 +105,7 @@ def test_the_wheel_serves_outside_the_checkout(
             serve = subprocess.Popen(
                 [cli, "serve"], env=env, cwd=outside, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + START_TIMEOUT
         while True:
             assert serve.poll() is None, (tmp_path / "serve.log").read_text()
             try:

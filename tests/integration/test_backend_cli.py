@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
-import uvicorn
 from eth_account import Account
 
 from api_support import api_settings
@@ -16,6 +13,7 @@ from consent_ledger.chain.devnet import free_port
 from consent_ledger.cli.main import main
 from consent_ledger.composition import build_context
 from consent_ledger.services.demo import BRANDS, demo_account, seed
+from live_server import app_in_thread
 
 pytestmark = pytest.mark.chain
 
@@ -81,13 +79,7 @@ def test_login_against_a_running_api(chain, env, tmp_path, capsys) -> None:
     port = free_port()
     settings = api_settings(chain, env, tmp_path, api_port=port, siwe_domain=f"127.0.0.1:{port}")
     app = create_app(settings, run_relayer=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with app_in_thread(app, port):
         app.state.context.brands.add(demo_account("brand acme").address, "Acme")
         assert main(["login", "--api", f"http://127.0.0.1:{port}", "--demo", "acme"]) == 0
         captured = capsys.readouterr()
@@ -97,6 +89,3 @@ def test_login_against_a_running_api(chain, env, tmp_path, capsys) -> None:
         assert principal.address == demo_account("brand acme").address
         assert main(["login", "--api", f"http://127.0.0.1:{port}", "--demo", "nobody"]) == 1
         assert main(["login", "--api", f"http://127.0.0.1:{free_port()}", "--demo", "acme"]) == 1
-    finally:
-        server.should_exit = True
-        thread.join(10)
