@@ -87,13 +87,16 @@ class Node:
         self.process: subprocess.Popen[bytes] | None = None
         self.rpc = RpcClient(self.url, timeout=10)
 
-    def start(self, from_state: bool = False) -> None:
+    def start(self, from_state: bool = False, paused: bool = False) -> None:
+        """`paused`: mine nothing (transactions wait in the pool) until `resume_mining()`."""
         directory = self.directory
         directory.mkdir(parents=True, exist_ok=True)
         command = [str(find_anvil(ROOT)), "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--chain-id", "31337", "--hardfork", HARDFORK]
         if from_state:
             command += ["--load-state", str(self.state_file)]
+        if paused:
+            command += ["--no-mining"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
@@ -112,7 +115,12 @@ class Node:
             answers,
             alive=lambda: process.poll() is None,
             output=lambda: f"exit code {process.returncode}:\n{_tail(self.log)}",
+            poll=0.05,
         )
+
+    def resume_mining(self) -> None:
+        """After `start(paused=True)`: mine what waits in the pool, then every transaction as it comes."""
+        self.rpc.request("evm_setAutomine", [True])
 
     def save_state(self) -> int:
         """Write the chain as it is now to the state file; returns the head block number saved."""
