@@ -15,17 +15,23 @@ RUNTIME_LOCK := requirements-runtime.lock
 # lock (what an installed wheel needs, without the dev tools) takes the same versions.
 LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
 LOCK_CMD = $(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o $(LOCK) && \
-	$(BIN)/uv pip compile pyproject.toml --constraint $(LOCK) $(LOCK_FLAGS) -o $(RUNTIME_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --constraint $(LOCK) $(LOCK_FLAGS) -o $(RUNTIME_LOCK) && \
+	$(BIN)/uv pip compile --group slither $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) -o $(SLITHER_LOCK)
+# Slither pins web3<8 (we run web3 8), so it gets a virtualenv of its own, from its own hash-pinned lock.
+SLITHER_LOCK := requirements-slither.lock
+SLITHER_VENV := $(VENV)/tools/slither
+SLITHER_STAMP := $(SLITHER_VENV)/.stamp-deps
 NPM_STAMP := node_modules/.stamp-npm
 SYS_STAMP := var/.stamp-system
 
-.PHONY: help setup lock wheel run test lint typecheck unit integration bench gas devnet-stop clean
+.PHONY: help setup lock wheel run test lint slither typecheck unit integration bench gas devnet-stop clean
 
 help:
 	@echo "make run    set up, start anvil, compile, deploy, seed demo data, serve the API on :8000"
 	@echo "make test   set up and run lint, type checks and the whole test suite"
 	@echo "make bench  every benchmark (gas, views, api, audit): JSON figures"
 	@echo "make wheel  build dist/consent_ledger-*.whl with the compiled contract inside (installable anywhere)"
+	@echo "make lint   ruff, and Slither on contracts/ (fails on any high or medium finding)"
 	@echo "make lock   re-pin requirements.lock after a dependency changed in pyproject.toml (UPGRADE=1: newest)"
 
 $(SYS_STAMP): scripts/system-deps.sh
@@ -44,12 +50,18 @@ $(PY_STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 	@$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
+$(SLITHER_STAMP): $(SLITHER_LOCK) | $(BIN)/python
+	@echo "==> installing Slither into $(SLITHER_VENV) from $(SLITHER_LOCK)"
+	@$(BIN)/python -m venv --clear $(SLITHER_VENV)
+	@$(SLITHER_VENV)/bin/pip install --quiet --require-hashes -r $(SLITHER_LOCK)
+	@touch $@
+
 $(NPM_STAMP): package.json package-lock.json | $(SYS_STAMP)
 	@echo "==> installing npm packages from package-lock.json (solc, anvil, OpenZeppelin)"
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(SYS_STAMP) $(PY_STAMP) $(NPM_STAMP)
+setup: $(SYS_STAMP) $(PY_STAMP) $(NPM_STAMP) $(SLITHER_STAMP)
 
 lock: | $(BIN)/python
 	@echo "==> pinning pyproject.toml's dependencies into $(LOCK) and $(RUNTIME_LOCK)"
@@ -72,6 +84,11 @@ lint: setup
 	@echo "==> ruff"
 	@$(BIN)/ruff check backend tests scripts
 	@$(BIN)/ruff format --check backend tests scripts
+	@$(MAKE) --no-print-directory slither
+
+slither: setup
+	@echo "==> slither on contracts/ (compiled by scripts/solc), failing on any high or medium finding"
+	@$(BIN)/python scripts/slither_check.py contracts
 
 typecheck: setup
 	@echo "==> mypy --strict backend/"

@@ -308,6 +308,7 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     /// with that gas, so the cost to us stays bounded too.
     function _isSignedBy(address customer, bytes32 digest, bytes calldata signature) private view returns (bool) {
         if (signature.length == 65) {
+            // slither-disable-next-line unused-return (the third value only details `err`, which is checked)
             (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(
                 digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64])
             );

@@ -6,6 +6,8 @@ installs something the lock does not cover; a hand-installed upgrade in .venv fa
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -88,3 +90,26 @@ def test_the_runtime_lock_pins_the_same_versions_for_the_runtime_dependencies() 
     for requirement in map(Requirement, project["dependencies"]):
         assert canonicalize_name(requirement.name) in runtime, f"{requirement.name}: run `make lock`"
     assert not {"pytest", "mypy", "ruff", "playwright"} & runtime.keys(), "dev tools in the runtime lock"
+
+
+def test_the_slither_lock_pins_the_slither_group_with_hashes_and_its_venv_runs_them() -> None:
+    """Slither has its own lock (it needs web3 7) and its own virtualenv; both follow pyproject.toml."""
+    group = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]["slither"]
+    locked = _locked("requirements-slither.lock")
+    for requirement in map(Requirement, group):
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement.name} is not in requirements-slither.lock: run `make lock`"
+        assert requirement.specifier.contains(_pinned_version(locked[name])), f"{name}: run `make lock`"
+    lines = (ROOT / "requirements-slither.lock").read_text().splitlines()
+    pins = [i for i, line in enumerate(lines) if line and line[0] not in " #"]
+    assert all(lines[i + 1].strip().startswith("--hash=sha256:") for i in pins)
+    probe = "import importlib.metadata as m, json; print(json.dumps({d.name: d.version for d in m.distributions()}))"
+    python = ROOT / ".venv" / "tools" / "slither" / "bin" / "python"
+    shown = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True).stdout
+    installed = {canonicalize_name(name): version for name, version in json.loads(shown).items()}
+    differing = [
+        f"{name} {installed.get(name)} (lock: {_pinned_version(r)})"
+        for name, r in sorted(locked.items())
+        if (r.marker is None or r.marker.evaluate()) and installed.get(name) != _pinned_version(r)
+    ]
+    assert not differing, f"the Slither venv differs from requirements-slither.lock, run `make setup`: {differing}"
