@@ -44,6 +44,7 @@ class Reader(threading.Thread):
         self.cluster, self.world = cluster, world
         self.stop = threading.Event()
         self.released = 0
+        self.unanswered = 0  # customers asked for in a release whose replica was killed before answering
         self.failures: list[str] = []
 
     def run(self) -> None:
@@ -61,13 +62,16 @@ class Reader(threading.Thread):
                     continue
                 turn += 1
                 replica = alive[turn % len(alive)]
+                asked = confirmed[-5:]
                 try:
                     if replica.name not in tokens:
                         tokens[replica.name] = sign_in(client, replica.url, self.world.brand)
-                    reply = release(client, replica.url, tokens[replica.name], confirmed[-5:])
+                    reply = release(client, replica.url, tokens[replica.name], asked)
                 except httpx.HTTPError as error:
                     if replica.alive:
                         self.failures.append(f"{replica.name}: {error}")
+                    else:  # killed under this request: it may have committed the receipts first
+                        self.unanswered += len(asked)
                     continue
                 if reply.status_code == 200:
                     self.released += len(reply.json()["released"])
@@ -148,7 +152,9 @@ def test_three_replicas_lose_two_leaders_and_lose_nothing(world, cluster: Cluste
     # One dense access log: a leaf per receipt, indexes 0..n-1, whichever replica released.
     receipts = rows(engine, "SELECT count(*) AS n FROM release_receipts")[0].n
     leaves = rows(engine, "SELECT count(*) AS n, min(index) AS lo, max(index) AS hi FROM log_leaves")[0]
-    assert reader.released == receipts > 0, reader.failures[:5]
+    # A release whose replica was killed before it answered may or may not have left its receipts.
+    assert reader.released <= receipts <= reader.released + reader.unanswered, reader.failures[:5]
+    assert receipts > 0
     assert (leaves.n, leaves.lo, leaves.hi) == (receipts, 0, receipts - 1)
 
     # Its anchors are on-chain, and an independent verifier agrees with the whole log.

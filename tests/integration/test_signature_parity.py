@@ -132,7 +132,10 @@ def wallet_signatures(kind: str) -> st.SearchStrategy[bytes]:
 
 
 def _settings() -> settings:
-    return settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    """Derandomized: the same cases on every run, so the coverage checks below (both answers reached for
+    each kind) cannot fail by chance (with random draws, one `make test` run drew no valid TestWallet
+    signature among its 250 cases)."""
+    return settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def test_python_check_equals_the_contract_on_random_signatures(
