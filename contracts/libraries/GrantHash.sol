@@ -41,7 +41,7 @@ library GrantHash {
         if (terms.length == 1) {
             return keccak256(abi.encode(hash(terms[0])));
         }
-        bytes memory encoded;
+        bytes memory encoded = "";
         for (uint256 i = 0; i < terms.length; ++i) {
             encoded = bytes.concat(encoded, hash(terms[i]));
         }
