@@ -254,9 +254,8 @@ def sign_in(client: httpx.Client, base: str, account: LocalAccount) -> dict[str,
     return {"Authorization": f"Bearer {reply.json()['token']}"}
 
 
-def grant(client: httpx.Client, base: str, account: LocalAccount, brand: str) -> dict[str, Any]:
-    """Sign in, store data, fetch typed data, sign it as a wallet would, submit: the 202's body."""
-    auth = sign_in(client, base, account)
+def signed_grant(client: httpx.Client, base: str, auth: dict[str, str], account: LocalAccount, brand: str) -> Any:
+    """Store data, fetch the grant's typed data, sign it as a wallet would: the submission's body."""
     client.put(f"{base}/v1/me/data", json={"fields": PROFILE}, headers=auth).raise_for_status()
     typed = client.post(
         f"{base}/v1/me/typed-data/grant",
@@ -265,10 +264,14 @@ def grant(client: httpx.Client, base: str, account: LocalAccount, brand: str) ->
     )
     typed.raise_for_status()
     signature = Account.sign_typed_data(account.key, full_message=typed.json()).signature
+    return {"kind": "grant", "message": typed.json()["message"], "signature": "0x" + signature.hex()}
+
+
+def grant(client: httpx.Client, base: str, account: LocalAccount, brand: str) -> dict[str, Any]:
+    """Sign in, store data, fetch typed data, sign it as a wallet would, submit: the 202's body."""
+    auth = sign_in(client, base, account)
     reply = client.post(
-        f"{base}/v1/me/submissions",
-        json={"kind": "grant", "message": typed.json()["message"], "signature": "0x" + signature.hex()},
-        headers=auth,
+        f"{base}/v1/me/submissions", json=signed_grant(client, base, auth, account, brand), headers=auth
     )
     if reply.status_code != 202:
         raise AssertionError(f"submission answered {reply.status_code}: {reply.text}")
@@ -290,7 +293,7 @@ class Load:
         self.cluster = cluster
         self.brand = brand
         self.threads = threads
-        self.accepted: dict[str, int] = {}  # customer address -> submission id (every 202)
+        self.accepted: dict[str, int] = {}  # customer address -> submission id (202, or 200 for a resend)
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._turn = 0
@@ -304,19 +307,33 @@ class Load:
             return alive[self._turn % len(alive)]
 
     def one(self, client: httpx.Client) -> None:
+        """One customer grants as a wallet would through a node or replica outage: retried on whichever
+        replica is alive, for a bounded time; the message is signed once and then resent as it is, so a
+        202 lost with a killed replica comes back as 200 with the same submission, never as a second one."""
         account: LocalAccount = Account.create()
-        for _ in range(5):  # a replica killed under us: the customer tries another one
+        body = None
+        deadline = time.monotonic() + patient(60)
+        while time.monotonic() < deadline:
             replica = self._replica()
             try:
-                body = grant(client, replica.url, account, self.brand)
-            except (httpx.HTTPError, AssertionError) as error:
+                auth = sign_in(client, replica.url, account)
+                body = body or signed_grant(client, replica.url, auth, account, self.brand)
+                reply = client.post(f"{replica.url}/v1/me/submissions", json=body, headers=auth)
+            except httpx.HTTPError as error:
                 if replica.alive:
                     with self._lock:
-                        self.errors.append(f"{replica.name}: {error}")
+                        self.errors.append(f"{replica.name}: {error!r}")
+                time.sleep(0.2)
                 continue
+            if reply.status_code in (200, 202):  # 200: an earlier try of this very message was accepted
+                with self._lock:
+                    self.accepted[account.address] = int(reply.json()["id"])
+                return
             with self._lock:
-                self.accepted[account.address] = int(body["id"])
-            return
+                self.errors.append(f"{replica.name}: submission answered {reply.status_code}: {reply.text[:200]}")
+            time.sleep(0.2)
+        with self._lock:
+            self.errors.append(f"{account.address}: not accepted within {patient(60):.0f} s")
 
     def run(self, count: int, between: Callable[[int], None] = lambda _done: None) -> None:
         """`count` customers grant; `between(done)` runs in this thread after every customer."""
