@@ -11,8 +11,6 @@ build/schemathesis-counts.json.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
@@ -35,6 +32,7 @@ from consent_ledger.api.app import create_app
 from consent_ledger.chain.devnet import free_port
 from consent_ledger.composition import build_context
 from consent_ledger.config import Settings
+from live_server import app_in_thread
 
 pytestmark = pytest.mark.chain
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -85,20 +83,12 @@ def world(
     context.anchorer.anchor_now()
     tokens = {"customer": customer_auth, "brand": brand_auth, "auditor": api.sign_in(AUDITOR), "none": {}}
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    world = World(f"http://127.0.0.1:{port}", tokens, {role: Tally() for role in tokens})
-    try:
-        yield world
-    finally:
-        _report(world, request, project_root)
-        server.should_exit = True  # its lifespan closes the context
-        thread.join(timeout=30)
+    with app_in_thread(app, port):  # stopping it runs its lifespan's end, which closes the context
+        world = World(f"http://127.0.0.1:{port}", tokens, {role: Tally() for role in tokens})
+        try:
+            yield world
+        finally:
+            _report(world, request, project_root)
     assert chain_session.rpc.request("evm_revert", [snapshot]) is True
 
 
