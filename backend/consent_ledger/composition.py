@@ -38,6 +38,7 @@ from consent_ledger.sender.durable import DurableSender
 from consent_ledger.services.audit import AuditService
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
+from consent_ledger.services.insights import InsightPolicy, InsightService
 from consent_ledger.services.readiness import ReadinessService
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
@@ -67,6 +68,7 @@ class AppContext:
     gatekeeper: Gatekeeper
     consents: ConsentService
     releases: ReleaseService
+    insights: InsightService
     auth: SessionService
     relayer: RelayerWorker
     access_log: AccessLog
@@ -185,6 +187,15 @@ def _refuse_a_foreign_vault(vault: Vault, engine: Engine, source: str) -> None:
     )
 
 
+def insight_policy(settings: Settings) -> InsightPolicy:
+    return InsightPolicy(
+        settings.insight_epsilon_per_query,
+        settings.insight_epsilon_per_period,
+        settings.insight_period_seconds,
+        settings.insight_min_group_size,
+    )
+
+
 def build_context(settings: Settings) -> AppContext:
     """Migrate the database, connect to the chain, and wire the services."""
     settings.check_production()
@@ -255,6 +266,7 @@ def build_context(settings: Settings) -> AppContext:
         gatekeeper=gatekeeper,
         consents=ConsentService(ledger, outbox, catalog, brands),
         releases=ReleaseService(gatekeeper, vault, sessions, catalog, access_log),
+        insights=InsightService(gatekeeper, vault, sessions, catalog, access_log, insight_policy(settings)),
         auth=auth,
         relayer=worker,
         access_log=access_log,

@@ -104,6 +104,16 @@ class Settings(BaseSettings):
     )
     max_check_questions: int = 10_000
     max_release_customers: int = 1_000
+    insight_epsilon_per_query: float = Field(
+        default=1.0, gt=0, description="largest epsilon one aggregate insight query may spend"
+    )
+    insight_epsilon_per_period: float = Field(
+        default=10.0, gt=0, description="epsilon each brand may spend on insight queries per budget period"
+    )
+    insight_period_seconds: int = Field(default=86_400, ge=60, description="length of a privacy-budget period")
+    insight_min_group_size: int = Field(
+        default=10, ge=1, description="noisy counts below this are suppressed (never shown)"
+    )
 
     @field_validator("auditors", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"services"},
     {"relayer", "audit", "indexer"},
     {"sender"},
-    {"chain", "vault", "auth", "brands", "releases", "local_secrets", "leases"},
+    {"chain", "vault", "auth", "brands", "releases", "insights", "local_secrets", "leases"},
     {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit"},
     {"errors", "domain", "redaction", "json_depth", "apimodels"},
 ]

@@ -31,6 +31,7 @@ from consent_ledger.errors import (
     ServerError,
     UnavailableError,
 )
+from consent_ledger.insights.budget import BudgetSpentError
 from consent_ledger.redaction import redact_text
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ STATUS: list[tuple[type[LedgerError], int, str]] = [
     (ConflictError, 409, "conflict"),
     (PayloadTooLargeError, 413, "payload-too-large"),
     (RateLimitedError, 429, "rate-limited"),
+    (BudgetSpentError, 429, "privacy-budget-spent"),
     (InputError, 400, "bad-input"),
     (ClientError, 400, "bad-input"),
     (ChainError, 503, "chain-unavailable"),
@@ -82,7 +84,8 @@ def problem_for(error: LedgerError) -> JSONResponse:
         if status == 500:
             detail = INTERNAL_DETAIL
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimitedError) else None
-    return problem(status, slug, type(error).__name__, detail, headers)
+    extensions = getattr(error, "extensions", None) if status < 500 else None  # e.g. the remaining budget
+    return problem(status, slug, type(error).__name__, detail, headers, **(extensions or {}))
 
 
 def install(app: FastAPI) -> None:

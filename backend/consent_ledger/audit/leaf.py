@@ -1,6 +1,7 @@
-"""The canonical encoding of an access-log leaf (version 1), pure.
+"""The canonical encodings of access-log leaves, pure: version 1 for a released record, version 2 for
+an aggregate insight query. The first byte says which.
 
-One leaf per released record, 153 bytes, fixed layout, big-endian integers:
+Version 1: one leaf per released record, 153 bytes, fixed layout, big-endian integers:
 
     offset size  field
          0    1  version (0x01)
@@ -16,6 +17,21 @@ One leaf per released record, 153 bytes, fixed layout, big-endian integers:
 
 The leaf names no values: the log proves who received which categories, for which purpose,
 decided at which block, without holding personal data.
+
+Version 2: one leaf per insight query (aggregates with differential privacy), 109 bytes:
+
+    offset size  field
+         0    1  version (0x02)
+         1   16  query id (UUID bytes)
+        17   20  brand address
+        37    8  categories counted (uint64 mask)
+        45    8  purposes (uint64 mask)
+        53    8  block number the chain decided at
+        61   32  that block's hash
+        93    8  queried at (unix seconds)
+       101    8  epsilon charged to the brand's privacy budget, in millionths (uint64)
+
+It names no customer and no count: it anchors what the brand asked for and the budget it spent.
 """
 
 from __future__ import annotations
@@ -31,6 +47,9 @@ from consent_ledger.audit.errors import AuditError
 
 VERSION = 1
 SIZE = 153
+INSIGHT_VERSION = 2
+INSIGHT_SIZE = 109
+MICRO = 1_000_000  # epsilon is stored in millionths
 
 
 def fields_digest(field_names: list[str]) -> bytes:
@@ -84,3 +103,64 @@ def decode(data: bytes) -> Leaf:
         released_at=int.from_bytes(data[113:121], "big"),
         fields_hash=data[121:153],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class InsightLeaf:
+    query_id: str
+    brand: str
+    categories: int
+    purposes: int
+    block_number: int
+    block_hash: str
+    queried_at: int
+    epsilon_micro: int
+
+    @property
+    def receipt_id(self) -> str:
+        """The log's unique key for this leaf (the column is shared with release receipts)."""
+        return self.query_id
+
+    @property
+    def epsilon(self) -> float:
+        return self.epsilon_micro / MICRO
+
+    def encode(self) -> bytes:
+        return b"".join(
+            [
+                bytes([INSIGHT_VERSION]),
+                uuid.UUID(self.query_id).bytes,
+                bytes.fromhex(self.brand[2:]),
+                self.categories.to_bytes(8, "big"),
+                self.purposes.to_bytes(8, "big"),
+                self.block_number.to_bytes(8, "big"),
+                bytes.fromhex(self.block_hash[2:]),
+                self.queried_at.to_bytes(8, "big"),
+                self.epsilon_micro.to_bytes(8, "big"),
+            ]
+        )
+
+
+def decode_insight(data: bytes) -> InsightLeaf:
+    if len(data) != INSIGHT_SIZE or data[0] != INSIGHT_VERSION:
+        raise AuditError(
+            f"not a version-{INSIGHT_VERSION} leaf of {INSIGHT_SIZE} bytes "
+            f"({len(data)} bytes, version {data[:1].hex()})"
+        )
+    return InsightLeaf(
+        query_id=str(uuid.UUID(bytes=data[1:17])),
+        brand=checksum("0x" + data[17:37].hex()),
+        categories=int.from_bytes(data[37:45], "big"),
+        purposes=int.from_bytes(data[45:53], "big"),
+        block_number=int.from_bytes(data[53:61], "big"),
+        block_hash="0x" + data[61:93].hex(),
+        queried_at=int.from_bytes(data[93:101], "big"),
+        epsilon_micro=int.from_bytes(data[101:109], "big"),
+    )
+
+
+def decode_any(data: bytes) -> Leaf | InsightLeaf:
+    """Either kind of leaf, by its version byte; `AuditError` for anything else."""
+    if data[:1] == bytes([INSIGHT_VERSION]):
+        return decode_insight(data)
+    return decode(data)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.audit.errors import AuditError, ProofError
 from consent_ledger.audit.export_file import LogFile
-from consent_ledger.audit.leaf import Leaf
+from consent_ledger.audit.leaf import InsightLeaf, Leaf
 from consent_ledger.audit.merkle import (
     Frontier,
     Node,
@@ -136,7 +136,7 @@ class AccessLog:
             frontier = _frontier(session)
         return TreeHead(frontier.size, frontier.root())
 
-    def append(self, session: Session, leaves: Sequence[Leaf]) -> list[int]:
+    def append(self, session: Session, leaves: Sequence[Leaf | InsightLeaf]) -> list[int]:
         """Add `leaves` to `session`'s open transaction at the next indexes, with the nodes they complete and
         the new head; the caller commits (with whatever else it put in the transaction, e.g. the receipts).
         Holds the head's lock from here to that commit: concurrent appenders, in any process, wait."""
@@ -177,7 +177,7 @@ class AccessLog:
         )
         return list(range(start, start + len(leaves)))
 
-    def append_and_commit(self, session: Session, leaves: Sequence[Leaf]) -> list[int]:
+    def append_and_commit(self, session: Session, leaves: Sequence[Leaf | InsightLeaf]) -> list[int]:
         """`append`, then COMMIT `session`'s transaction."""
         indexes = self.append(session, leaves)
         session.commit()

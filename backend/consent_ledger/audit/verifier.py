@@ -5,8 +5,9 @@ checks every anchor the custodian wrote on-chain against the recomputed root at 
 the custodian's consistency proof between each two consecutive on-chain anchors against those two
 roots alone; flags leaves no on-chain anchor covers; and re-checks every release against the grant
 state at the block it was decided at (one batch-view eth_call per block, pinned by number after
-checking the block hash). Each check can fail on its own; tests/integration/test_audit_verifier.py
-makes each one fail.
+checking the block hash). Insight-query leaves (version 2: aggregates, no record left) are counted
+with the epsilon each brand was charged, and their block must be canonical too. Each check can fail
+on its own; tests/integration/test_audit_verifier.py makes each one fail.
 
 What it could not check is reported apart from violations (`Report.unverified`): releases whose block
 the chain no longer has (a node restarted from an older state), and blocks whose state the node cannot
@@ -55,6 +56,8 @@ class Report:
     anchors: int = 0
     releases_checked: int = 0
     blocks: int = 0
+    insight_queries: int = 0
+    insight_epsilon: dict[str, float] = field(default_factory=dict)  # brand -> epsilon charged in the log
     violations: list[Violation] = field(default_factory=list)
     unverified: list[Unverified] = field(default_factory=list)
 
@@ -78,6 +81,8 @@ class Report:
             "anchors": self.anchors,
             "releases_checked": self.releases_checked,
             "blocks": self.blocks,
+            "insight_queries": self.insight_queries,
+            "insight_epsilon": {brand: round(spent, 6) for brand, spent in sorted(self.insight_epsilon.items())},
             "violations": len(self.violations),
             "unverified": len(self.unverified),
         }
@@ -203,13 +208,16 @@ def _where_it_was(rpc: RpcClient, listed: dict[str, Any]) -> str:
 
 def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: Report, progress: Progress) -> None:
     ledger = Ledger(rpc, log.contract, [])  # only the batch view is used: no ABI needed
-    by_block: dict[int, list[tuple[int, leaf_codec.Leaf]]] = defaultdict(list)
+    by_block: dict[int, list[tuple[int, leaf_codec.Leaf | leaf_codec.InsightLeaf]]] = defaultdict(list)
     for index, data in enumerate(leaves):
         try:
-            decoded = leaf_codec.decode(data)
+            decoded = leaf_codec.decode_any(data)
         except AuditError as error:
             report.violations.append(Violation("log_structure", str(error), index))
             continue
+        if isinstance(decoded, leaf_codec.InsightLeaf):
+            report.insight_queries += 1
+            report.insight_epsilon[decoded.brand] = report.insight_epsilon.get(decoded.brand, 0.0) + decoded.epsilon
         by_block[decoded.block_number].append((index, decoded))
     blocks = sorted(by_block)
     report.blocks = len(blocks)
@@ -227,7 +235,7 @@ def _check_block(
     ledger: Ledger,
     number: int,
     header: dict[str, Any] | None,
-    entries: list[tuple[int, leaf_codec.Leaf]],
+    entries: list[tuple[int, leaf_codec.Leaf | leaf_codec.InsightLeaf]],
     report: Report,
 ) -> None:
     """The releases decided at block `number`: is that block still the chain's, and did a grant cover each?"""
@@ -253,7 +261,9 @@ def _check_block(
                     index,
                 )
             )
-    current = [(i, e) for i, e in entries if e.block_hash.lower() == canonical]
+    current = [
+        (i, e) for i, e in entries if e.block_hash.lower() == canonical and isinstance(e, leaf_codec.Leaf)
+    ]  # an insight query released no record: only its block is checked
     if not current:
         return
     queries = [Query(e.customer, e.brand, e.categories, e.purposes) for _, e in current]

@@ -32,6 +32,7 @@ MODEL_MODULES = (
     "consent_ledger.sender.models",
     "consent_ledger.relayer.models",
     "consent_ledger.releases.models",
+    "consent_ledger.insights.models",
     "consent_ledger.indexer.models",
     "consent_ledger.audit.models",
 )

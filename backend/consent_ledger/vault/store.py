@@ -139,6 +139,19 @@ class Vault:
                 released[f.customer][f.field] = FieldValue(f.category, value)
         return released
 
+    def holders_of(self, categories: AbstractSet[str]) -> list[str]:
+        """Addresses (sorted) of customers, not erased, holding at least one field in `categories`: the
+        candidates of an aggregate. Reads no value."""
+        with self._sessions() as session:
+            query = (
+                select(CustomerField.customer)
+                .join(Customer, Customer.address == CustomerField.customer)
+                .where(CustomerField.category.in_(sorted(categories)), Customer.erased_at.is_(None))
+                .distinct()
+                .order_by(CustomerField.customer)
+            )
+            return list(session.scalars(query))
+
     def export(self, customer: str) -> dict[str, Any]:
         """Everything held about `customer` (GDPR art. 20), JSON-serialisable; `NotFoundError` if never seen."""
         address = checksum_address(customer)

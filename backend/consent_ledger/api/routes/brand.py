@@ -1,4 +1,4 @@
-"""Brand endpoints: permission checks, releases and segments, always for the calling brand only."""
+"""Brand endpoints: permission checks, releases, segments and aggregate insights, always for the calling brand only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from consent_ledger.api.deps import BrandDep, ContextDep
 from consent_ledger.api.openapi import EVERY_ROUTE, SIGNED_IN, Router, problems
 from consent_ledger.apimodels import base, brand
 from consent_ledger.errors import InputError
+from consent_ledger.services.insights import HistogramSpec
 
 router = Router(prefix="/v1", tags=["brand"], responses=problems(*EVERY_ROUTE, *SIGNED_IN, 422))
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")  # with fullmatch: `$` would let a trailing newline through
@@ -93,3 +94,66 @@ def segment(principal: BrandDep, context: ContextDep, categories: str, purpose: 
         "block": {"number": pin.number, "hash": pin.hash, "timestamp": pin.timestamp},
         "customers": customers,
     }
+
+
+class HistogramBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(description="a vault category, e.g. demographic.age_range or interests")
+    bins: list[str] = Field(
+        min_length=1,
+        max_length=50,
+        description="the values to count, named by you in advance (e.g. 18-24, 25-34): values outside them "
+        "are not counted, and which values exist is never revealed",
+    )
+    contributions: int = Field(
+        default=1,
+        ge=1,
+        le=50,
+        description="how many bins one customer may count in (multi-valued fields such as interests); "
+        "the noise grows with it",
+    )
+
+
+class InsightBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = Field(description="one catalog purpose, e.g. tcf.audience_statistics")
+    epsilon: float = Field(gt=0, description="privacy cost of this query, charged to your budget")
+    histograms: list[HistogramBody] = Field(min_length=1, max_length=8)
+
+
+INSIGHTS_DOC = """Counts and histograms over the customers whose on-chain grant, at one pinned block, covers
+**every** asked category for this purpose. No record and no address leaves: only noisy aggregates.
+
+**What you get.** `total`: consenting customers holding data in these categories. Per histogram, one
+count per bin you named. Every count carries discrete Laplace noise (OpenDP) of scale
+`(1 + sum of contributions) / epsilon`, shown as `privacy.noise_scale`; `privacy.accuracy_95` is the
+distance within which the true count lies with 95% probability. A count whose noisy value is below the
+minimum group size (`privacy.min_group_size`, setting `CONSENT_INSIGHT_MIN_GROUP_SIZE`) is suppressed:
+`count` is null and `suppressed` true.
+
+**Choosing epsilon.** Smaller epsilon means more privacy and more noise. The noise does not depend on
+the group's size, so it matters most for small groups: at epsilon 1 with one histogram (scale 2) a
+count is off by up to about 6 in 95% of queries, which swamps a group of 10 and is negligible for a
+group of 10,000. Pick the smallest epsilon whose `accuracy_95` is small next to the groups you care
+about; ask for all the histograms you need in one query rather than one query each (one query pays
+once for all its counts); repeating a query to average the noise away costs budget each time, which
+is exactly what the budget limits. Epsilon per query is capped (`CONSENT_INSIGHT_EPSILON_PER_QUERY`)
+and each brand may spend `CONSENT_INSIGHT_EPSILON_PER_PERIOD` per period
+(`CONSENT_INSIGHT_PERIOD_SECONDS`); a query the budget cannot pay for is refused with 429
+`privacy-budget-spent` and `epsilon_remaining` in the problem body, and nothing is charged.
+
+**Audit.** Each query is a leaf of the access log (brand, categories, purpose, block, epsilon charged,
+never a count or a customer), written in the same transaction as the charge: the answer exists only
+if both are committed."""
+
+
+@router.post("/insights", description=INSIGHTS_DOC)
+def insights(body: InsightBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+    specs = [HistogramSpec(h.category, h.bins, h.contributions) for h in body.histograms]
+    return context.insights.query(principal.address, body.purpose, specs, body.epsilon).to_json()
+
+
+@router.get("/insights/budget")
+def insight_budget(principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+    """Your privacy budget in the current period: spent, remaining, when it renews, the per-query cap."""
+    return context.insights.budget(principal.address)

@@ -1,0 +1,269 @@
+"""Aggregate insights instead of records: noisy counts and histograms over consenting customers only.
+
+A query names one purpose and, per vault category, the bins to count (e.g. age ranges). It is decided
+at one pinned block by the gatekeeper's batch view: only customers whose grant at that block covers
+every asked category for that purpose are counted; nobody else's data is decrypted. The counts (the
+total, then each histogram's bins) get discrete Laplace noise from OpenDP calibrated to the query's
+epsilon, and any noisy count below the minimum group size is suppressed. No record and no address
+leaves.
+
+The brand's privacy budget for the period is charged and the query's leaf appended to the access log
+in ONE transaction; the answer is returned only after it commits. A refused charge or a failed commit
+returns nothing and charges nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent_ledger.addresses import checksum_address
+from consent_ledger.audit.leaf import InsightLeaf
+from consent_ledger.audit.log import AccessLog
+from consent_ledger.catalog import Catalog
+from consent_ledger.db.base import utc_now
+from consent_ledger.errors import InputError, UnavailableError
+from consent_ledger.insights.budget import MICRO, BudgetSpentError, Period, charge, spent, to_micro
+from consent_ledger.insights.noise import accuracy, laplace_counts
+from consent_ledger.services.gatekeeper import BlockPin, Gatekeeper
+from consent_ledger.vault import Vault
+from consent_ledger.vault.store import MAX_RELEASE_BATCH
+
+MAX_HISTOGRAMS = 8
+MAX_BINS = 50
+MAX_BIN_CHARS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class InsightPolicy:
+    epsilon_per_query: float
+    epsilon_per_period: float
+    period_seconds: int
+    min_group_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramSpec:
+    """Count customers per bin of `category`'s values. A value may list several items separated by commas
+    (e.g. interests); each customer counts in at most `contributions` bins (the first ones matched, in
+    bin order), which bounds how much one person can move the histogram."""
+
+    category: str
+    bins: list[str]
+    contributions: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    label: str
+    count: int | None  # None: suppressed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bin": self.label, "count": self.count, "suppressed": self.count is None}
+
+
+@dataclass(frozen=True, slots=True)
+class InsightResult:
+    query_id: str
+    brand: str
+    purpose: str
+    pin: BlockPin
+    total: int | None
+    histograms: list[tuple[str, list[Cell]]]
+    epsilon_spent: float
+    epsilon_remaining: float
+    period: Period
+    scale: float
+    accuracy_95: float
+    min_group_size: int
+    leaf_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "brand": self.brand,
+            "purpose": self.purpose,
+            "block": {"number": self.pin.number, "hash": self.pin.hash, "timestamp": self.pin.timestamp},
+            "total": {"count": self.total, "suppressed": self.total is None},
+            "histograms": [
+                {"category": category, "bins": [cell.to_json() for cell in cells]}
+                for category, cells in self.histograms
+            ],
+            "privacy": {
+                "mechanism": "discrete Laplace (OpenDP make_laplace on integer counts)",
+                "epsilon_spent": self.epsilon_spent,
+                "epsilon_remaining": self.epsilon_remaining,
+                "period_start": self.period.iso(self.period.start),
+                "period_end": self.period.iso(self.period.end),
+                "noise_scale": self.scale,
+                "accuracy_95": round(self.accuracy_95, 3),
+                "min_group_size": self.min_group_size,
+            },
+            "leaf_index": self.leaf_index,
+        }
+
+
+def _items(value: str) -> list[str]:
+    return [item.strip().casefold() for item in value.split(",") if item.strip()]
+
+
+def bin_counts(values: Sequence[list[str]], spec: HistogramSpec) -> list[int]:
+    """True per-bin counts: `values` holds each counted customer's values in `spec.category`."""
+    index = {label.casefold(): n for n, label in enumerate(spec.bins)}
+    counts = [0] * len(spec.bins)
+    for customer_values in values:
+        matched = sorted({index[item] for value in customer_values for item in _items(value) if item in index})
+        for n in matched[: spec.contributions]:
+            counts[n] += 1
+    return counts
+
+
+class InsightService:
+    def __init__(
+        self,
+        gatekeeper: Gatekeeper,
+        vault: Vault,
+        session_factory: sessionmaker[Session],
+        catalog: Catalog,
+        log: AccessLog,
+        policy: InsightPolicy,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.gatekeeper = gatekeeper
+        self.vault = vault
+        self._sessions = session_factory
+        self.catalog = catalog
+        self.log = log
+        self.policy = policy
+        self._clock = clock
+        self._limit = to_micro(policy.epsilon_per_period)
+
+    def _check(self, purpose: str, histograms: Sequence[HistogramSpec], epsilon: float) -> None:
+        self.catalog.purpose_mask([purpose])  # InputError for an unknown purpose
+        if not 0 < epsilon <= self.policy.epsilon_per_query:
+            raise InputError(f"epsilon must be above 0 and at most {self.policy.epsilon_per_query:g} per query")
+        if not 1 <= len(histograms) <= MAX_HISTOGRAMS:
+            raise InputError(f"ask for 1 to {MAX_HISTOGRAMS} histograms")
+        categories = [h.category for h in histograms]
+        if len(set(categories)) != len(categories):
+            raise InputError("one histogram per category")
+        self.catalog.category_mask(categories)  # InputError for an unknown category
+        for spec in histograms:
+            labels = [label.strip().casefold() for label in spec.bins]
+            if not 1 <= len(labels) <= MAX_BINS or any(not 0 < len(label) <= MAX_BIN_CHARS for label in labels):
+                raise InputError(f"{spec.category}: name 1 to {MAX_BINS} bins of 1 to {MAX_BIN_CHARS} characters")
+            if len(set(labels)) != len(labels):
+                raise InputError(f"{spec.category}: a bin is named twice")
+            if not 1 <= spec.contributions <= len(labels):
+                raise InputError(f"{spec.category}: contributions must be between 1 and the number of bins")
+
+    def budget(self, brand: str) -> dict[str, Any]:
+        brand = checksum_address(brand)
+        period = Period.containing(self._clock(), self.policy.period_seconds)
+        with self._sessions() as session:
+            used = spent(session, brand, period)
+        return {
+            "brand": brand,
+            "epsilon_per_query": self.policy.epsilon_per_query,
+            "epsilon_per_period": self.policy.epsilon_per_period,
+            "epsilon_spent": used / MICRO,
+            "epsilon_remaining": max(self._limit - used, 0) / MICRO,
+            "period_start": period.iso(period.start),
+            "period_end": period.iso(period.end),
+            "min_group_size": self.policy.min_group_size,
+        }
+
+    def query(self, brand: str, purpose: str, histograms: Sequence[HistogramSpec], epsilon: float) -> InsightResult:
+        brand = checksum_address(brand)
+        self._check(purpose, histograms, epsilon)
+        sensitivity = 1 + sum(h.contributions for h in histograms)  # the total, plus each histogram's bound
+        period = Period.containing(self._clock(), self.policy.period_seconds)
+        with self._sessions() as session:  # refuse early, before any chain or vault work
+            remaining = self._limit - spent(session, brand, period)
+        if to_micro(epsilon) > remaining:
+            raise BudgetSpentError(to_micro(epsilon), max(remaining, 0), period)
+
+        categories = [h.category for h in histograms]
+        category_mask = self.catalog.category_mask(categories)
+        purpose_mask = self.catalog.purpose_mask([purpose])
+        pin = self.gatekeeper.pin()
+        try:
+            candidates = self.vault.holders_of(set(categories))
+        except SQLAlchemyError as error:
+            raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
+        answers = self.gatekeeper.check_at(pin, brand, [(c, category_mask, purpose_mask) for c in candidates]).answers
+        counted = [c for c, ok in zip(candidates, answers, strict=True) if ok]
+        values = self._values(counted, set(categories))
+
+        true_counts = [len(counted)]
+        for spec in histograms:
+            true_counts += bin_counts([values.get(c, {}).get(spec.category, []) for c in counted], spec)
+        noisy = laplace_counts(true_counts, sensitivity, epsilon)
+        shown = [n if n >= self.policy.min_group_size else None for n in noisy.counts]
+
+        query_id = str(uuid.uuid4())
+        epsilon_micro = to_micro(noisy.epsilon)
+        leaf = InsightLeaf(
+            query_id,
+            brand,
+            category_mask,
+            purpose_mask,
+            pin.number,
+            pin.hash,
+            int(self._clock().timestamp()),
+            epsilon_micro,
+        )
+        left, index = self._commit(brand, period, epsilon_micro, leaf)
+
+        cells: list[tuple[str, list[Cell]]] = []
+        offset = 1
+        for spec in histograms:
+            cells.append((spec.category, [Cell(b, shown[offset + n]) for n, b in enumerate(spec.bins)]))
+            offset += len(spec.bins)
+        return InsightResult(
+            query_id,
+            brand,
+            purpose,
+            pin,
+            shown[0],
+            cells,
+            epsilon_micro / MICRO,
+            left / MICRO,
+            period,
+            noisy.scale,
+            accuracy(noisy.scale),
+            self.policy.min_group_size,
+            index,
+        )
+
+    def _values(self, customers: Sequence[str], categories: set[str]) -> dict[str, dict[str, list[str]]]:
+        """Each counted customer's values per category, decrypted in memory only to be counted."""
+        allowed = frozenset(categories)
+        values: dict[str, dict[str, list[str]]] = {}
+        try:
+            for start in range(0, len(customers), MAX_RELEASE_BATCH):
+                chunk = customers[start : start + MAX_RELEASE_BATCH]
+                records = self.vault.release_records(chunk, dict.fromkeys(chunk, allowed))
+                for customer, fields in records.items():
+                    mine = values.setdefault(customer, {})
+                    for field in fields.values():
+                        mine.setdefault(field.category, []).append(field.value)
+        except SQLAlchemyError as error:
+            raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
+        return values
+
+    def _commit(self, brand: str, period: Period, epsilon_micro: int, leaf: InsightLeaf) -> tuple[int, int]:
+        """Charge the budget and append the leaf in one transaction: (epsilon left, leaf index)."""
+        try:
+            with self._sessions() as session:
+                left = charge(session, brand, period, epsilon_micro, self._limit)
+                (index,) = self.log.append_and_commit(session, [leaf])
+        except SQLAlchemyError as error:
+            raise UnavailableError(f"the insight query could not be recorded: {type(error).__name__}") from error
+        return left, index
