@@ -102,7 +102,8 @@ def test_only_consenting_customers_are_counted_and_a_revoked_one_drops_out(api: 
     assert _bins(first, "interests") == {"hiking": 2, "climbing": None, "cooking": 2}
     assert first["privacy"]["min_group_size"] == 2
     assert first["privacy"]["noise_scale"] == pytest.approx((1 + 1 + 2) / EXACT)
-    assert "customers" not in first and "released" not in first
+    assert "customers" not in first
+    assert "released" not in first
 
     customer, auth = granted[0]
     api.revoke(customer, auth, brand.address)
@@ -128,7 +129,8 @@ def test_a_grant_must_cover_every_asked_category_for_that_purpose(api: Api) -> N
 def test_repeated_queries_cost_budget_and_a_spent_budget_is_refused(api: Api, audience) -> None:
     _, brand_auth, _ = audience
     budget = api.client.get("/v1/insights/budget", headers=brand_auth).json()
-    assert budget["epsilon_spent"] == 0 and budget["epsilon_remaining"] == 3 * EXACT + 0.5
+    assert budget["epsilon_spent"] == 0
+    assert budget["epsilon_remaining"] == 3 * EXACT + 0.5
     for n in range(1, 4):
         result = _ask(api, brand_auth)
         assert result["privacy"]["epsilon_spent"] == EXACT
@@ -136,15 +138,18 @@ def test_repeated_queries_cost_budget_and_a_spent_budget_is_refused(api: Api, au
     size = api.context.access_log.size
     refused = _ask(api, brand_auth, status=429)
     assert refused["type"].endswith("privacy-budget-spent")
-    assert refused["epsilon_remaining"] == 0.5 and refused["epsilon_asked"] == EXACT
-    assert "0.5" in refused["detail"] and refused["period_end"]
+    assert refused["epsilon_remaining"] == 0.5
+    assert refused["epsilon_asked"] == EXACT
+    assert "0.5" in refused["detail"]
+    assert refused["period_end"]
     assert api.context.access_log.size == size  # a refused query leaves no leaf
     small = _ask(api, brand_auth, {**QUERY, "epsilon": 0.5})
     assert small["privacy"]["epsilon_remaining"] == 0
     budget = api.client.get("/v1/insights/budget", headers=brand_auth).json()
-    assert budget["epsilon_spent"] == 3 * EXACT + 0.5 and budget["epsilon_remaining"] == 0
+    assert budget["epsilon_spent"] == 3 * EXACT + 0.5
+    assert budget["epsilon_remaining"] == 0
     assert _ask(api, brand_auth, {**QUERY, "epsilon": 0.001}, status=429)["epsilon_remaining"] == 0
-    other, other_auth = api.brand("Other Brand")  # budgets are per brand
+    _other, other_auth = api.brand("Other Brand")  # budgets are per brand
     assert _ask(api, other_auth)["privacy"]["epsilon_spent"] == EXACT
 
 
@@ -156,7 +161,8 @@ def test_each_query_is_a_leaf_naming_no_value(api: Api, audience, tmp_path: Path
     leaf = decode_any(api.context.access_log.leaf(result["leaf_index"]))
     assert isinstance(leaf, InsightLeaf)
     catalog = api.context.catalog
-    assert leaf.brand == brand.address and leaf.query_id == result["query_id"]
+    assert leaf.brand == brand.address
+    assert leaf.query_id == result["query_id"]
     assert catalog.category_names(leaf.categories) == ["demographic.age_range", "interests"]
     assert catalog.purpose_names(leaf.purposes) == [PURPOSE]
     assert (leaf.block_number, leaf.block_hash) == (result["block"]["number"], result["block"]["hash"])
@@ -166,12 +172,16 @@ def test_each_query_is_a_leaf_naming_no_value(api: Api, audience, tmp_path: Path
     context.anchorer.anchor_now()
     path = tmp_path / "log.jsonl"
     exported = context.access_log.export(
-        context.deployment.chain_id, context.ledger.address, context.anchorer.sender.address, context.deployment.deploy_block
+        context.deployment.chain_id,
+        context.ledger.address,
+        context.anchorer.sender.address,
+        context.deployment.deploy_block,
     )
     export_file.write(path, exported)
     report = verify_log(context.ledger.rpc, export_file.read(path))
     assert report.ok, [v.to_json() for v in report.violations + report.unverified]
-    assert report.insight_queries == 1 and report.insight_epsilon == {brand.address: EXACT}
+    assert report.insight_queries == 1
+    assert report.insight_epsilon == {brand.address: EXACT}
 
 
 def test_a_failed_commit_releases_nothing_and_charges_nothing(api: Api, audience, monkeypatch) -> None:
@@ -186,7 +196,8 @@ def test_a_failed_commit_releases_nothing_and_charges_nothing(api: Api, audience
     monkeypatch.setattr(log, "append_and_commit", append_then_fail)
     size = log.size
     failed = _ask(api, brand_auth, status=503)
-    assert "histograms" not in failed and "total" not in failed
+    assert "histograms" not in failed
+    assert "total" not in failed
     assert log.size == size
     assert api.client.get("/v1/insights/budget", headers=brand_auth).json()["epsilon_spent"] == 0
 
