@@ -426,3 +426,15 @@ def test_other_chains_need_an_explicit_deployer(cli: Cli, project_root: Path, mo
         assert not list(cli.deployments.glob("31337-*.json"))
     finally:
         other.stop()
+
+
+def test_bench_insights_json_shape(cli: Cli) -> None:
+    """Shape only (no timing): the figures are named by the sizes asked for, and each query counted them."""
+    run = cli("bench", "insights", "--json", "--customers", "30,60")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    for label in ("30", "60"):
+        assert isinstance(report[f"query_ms_{label}"], int)
+        assert len(report[f"query_ms_{label}_runs"]) == 3
+        assert report[f"seed_s_{label}"] >= 0
+    assert report["target_ms_100k"] == 1_000

@@ -1,4 +1,4 @@
-"""bench gas | views | api | audit | load."""
+"""bench gas | views | api | audit | insights | load."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from consent_ledger.bench.api import api_report
 from consent_ledger.bench.audit import audit_report
 from consent_ledger.bench.gas import gas_report
+from consent_ledger.bench.insights import insights_report
 from consent_ledger.bench.load import DEFAULT_PG_ADMIN_URL, load_report
 from consent_ledger.bench.views import views_report
 from consent_ledger.cli.common import emit_json, say, settings_from
@@ -34,6 +35,17 @@ def register(commands: Any) -> None:
     au.add_argument("--events", type=int, default=50_000)
     au.add_argument("--releases", type=int, default=100_000)
     au.set_defaults(handler=cmd_audit)
+    ins = sub.add_parser(
+        "insights", help="one DP histogram query, on-chain check included, over 10k and 100k customers"
+    )
+    ins.add_argument("--json", action="store_true", help="print one JSON object")
+    ins.add_argument(
+        "--customers",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[10_000, 100_000],
+        help="comma-separated numbers of consenting customers to measure at (default 10000,100000)",
+    )
+    ins.set_defaults(handler=cmd_insights)
     lo = sub.add_parser(
         "load", help="mixed load from client processes against two serve replicas on PostgreSQL, then one"
     )
@@ -78,6 +90,11 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     report = audit_report(settings_from(args), args.events, args.releases, progress=lambda m: say(f"... {m}"))
     emit_json(report)
+    return 0
+
+
+def cmd_insights(args: argparse.Namespace) -> int:
+    emit_json(insights_report(settings_from(args), args.customers, progress=lambda m: say(f"... {m}")))
     return 0
 
 

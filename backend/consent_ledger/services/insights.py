@@ -33,7 +33,6 @@ from consent_ledger.insights.budget import MICRO, BudgetSpentError, Period, char
 from consent_ledger.insights.noise import accuracy, laplace_counts
 from consent_ledger.services.gatekeeper import BlockPin, Gatekeeper
 from consent_ledger.vault import Vault
-from consent_ledger.vault.store import MAX_RELEASE_BATCH
 
 MAX_HISTOGRAMS = 8
 MAX_BINS = 50
@@ -244,19 +243,10 @@ class InsightService:
 
     def _values(self, customers: Sequence[str], categories: set[str]) -> dict[str, dict[str, list[str]]]:
         """Each counted customer's values per category, decrypted in memory only to be counted."""
-        allowed = frozenset(categories)
-        values: dict[str, dict[str, list[str]]] = {}
         try:
-            for start in range(0, len(customers), MAX_RELEASE_BATCH):
-                chunk = customers[start : start + MAX_RELEASE_BATCH]
-                records = self.vault.release_records(chunk, dict.fromkeys(chunk, allowed))
-                for customer, fields in records.items():
-                    mine = values.setdefault(customer, {})
-                    for field in fields.values():
-                        mine.setdefault(field.category, []).append(field.value)
+            return self.vault.values_for_counting(customers, categories)
         except SQLAlchemyError as error:
             raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
-        return values
 
     def _commit(self, brand: str, period: Period, epsilon_micro: int, leaf: InsightLeaf) -> tuple[int, int]:
         """Charge the budget and append the leaf in one transaction: (epsilon left, leaf index)."""

@@ -152,6 +152,20 @@ class Vault:
             )
             return list(session.scalars(query))
 
+    def values_for_counting(
+        self, customers: Sequence[str], categories: AbstractSet[str]
+    ) -> dict[str, dict[str, list[str]]]:
+        """`{customer: {category: [values]}}` of `categories` for already checksummed `customers` whose consent
+        the caller checked: the aggregate path (values decrypted in memory to be counted, never returned to
+        a brand). One query per `MAX_RELEASE_BATCH` customers."""
+        found: dict[str, dict[str, list[str]]] = {}
+        with self._sessions() as session:
+            for start in range(0, len(customers), MAX_RELEASE_BATCH):
+                rows = _read(session, customers[start : start + MAX_RELEASE_BATCH], categories)
+                for f, value in self._decrypt(rows):
+                    found.setdefault(f.customer, {}).setdefault(f.category, []).append(value)
+        return found
+
     def export(self, customer: str) -> dict[str, Any]:
         """Everything held about `customer` (GDPR art. 20), JSON-serialisable; `NotFoundError` if never seen."""
         address = checksum_address(customer)
