@@ -225,3 +225,12 @@ def test_bad_queries_are_refused_and_charge_nothing(api: Api, change: dict) -> N
 def test_customers_cannot_ask_for_insights(api: Api) -> None:
     _, auth = api.customer()
     assert api.client.post("/v1/insights", json=QUERY, headers=auth).status_code == 403
+
+
+def test_the_api_docs_say_how_to_choose_epsilon(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    described = spec["paths"]["/v1/insights"]["post"]["description"]
+    assert "Choosing epsilon" in described
+    assert "small groups" in described
+    assert "privacy-budget-spent" in described
+    assert "/v1/insights/budget" in spec["paths"]
