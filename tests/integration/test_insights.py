@@ -136,7 +136,10 @@ def test_repeated_queries_cost_budget_and_a_spent_budget_is_refused(api: Api, au
         assert result["privacy"]["epsilon_spent"] == EXACT
         assert result["privacy"]["epsilon_remaining"] == pytest.approx(3 * EXACT + 0.5 - n * EXACT)
     size = api.context.access_log.size
-    refused = _ask(api, brand_auth, status=429)
+    reply = api.client.post("/v1/insights", json=QUERY, headers=brand_auth)
+    assert reply.status_code == 429, reply.text
+    assert 0 < int(reply.headers["retry-after"]) <= 86_400  # until the period ends
+    refused = reply.json()
     assert refused["type"].endswith("privacy-budget-spent")
     assert refused["epsilon_remaining"] == 0.5
     assert refused["epsilon_asked"] == EXACT

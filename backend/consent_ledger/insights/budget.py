@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from consent_ledger.errors import ClientError
+from consent_ledger.errors import RateLimitedError
 from consent_ledger.insights.models import InsightBudget
 
 MICRO = 1_000_000
@@ -48,20 +48,22 @@ class Period:
         return datetime.fromtimestamp(stamp, UTC).isoformat()
 
 
-class BudgetSpentError(ClientError):
-    """The brand's privacy budget for this period cannot pay for the query; `extensions` go into the
-    problem+json body (remaining budget, when it renews)."""
+class BudgetSpentError(RateLimitedError):
+    """The brand's privacy budget for this period cannot pay for the query (429, Retry-After: until the
+    period ends); `extensions` go into the problem+json body (remaining budget, when it renews)."""
 
-    def __init__(self, asked_micro: int, remaining_micro: int, period: Period) -> None:
+    def __init__(self, asked_micro: int, remaining_micro: int, period: Period, now: int) -> None:
         self.extensions = {
             "epsilon_asked": asked_micro / MICRO,
             "epsilon_remaining": remaining_micro / MICRO,
             "period_start": period.iso(period.start),
             "period_end": period.iso(period.end),
         }
-        super().__init__(
+        RateLimitedError.__init__(
+            self,
             f"this query needs epsilon {asked_micro / MICRO:g} but only {remaining_micro / MICRO:g} of your privacy "
-            f"budget is left until {period.iso(period.end)}: ask with a smaller epsilon or wait for the next period"
+            f"budget is left until {period.iso(period.end)}: ask with a smaller epsilon or wait for the next period",
+            max(period.end - now, 1),
         )
 
 
@@ -72,7 +74,7 @@ def spent(session: Session, brand: str, period: Period) -> int:
     return int(value or 0)
 
 
-def charge(session: Session, brand: str, period: Period, epsilon_micro: int, limit_micro: int) -> int:
+def charge(session: Session, brand: str, period: Period, epsilon_micro: int, limit_micro: int, now: int) -> int:
     """Add `epsilon_micro` to the brand's spending in `period` if it stays within `limit_micro`; returns what is
     left after the charge. `BudgetSpentError` otherwise (the caller's transaction must then roll back)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -93,5 +95,5 @@ def charge(session: Session, brand: str, period: Period, epsilon_micro: int, lim
         .execution_options(synchronize_session=False)
     ).first()
     if charged is None:
-        raise BudgetSpentError(epsilon_micro, max(limit_micro - spent(session, brand, period), 0), period)
+        raise BudgetSpentError(epsilon_micro, max(limit_micro - spent(session, brand, period), 0), period, now)
     return limit_micro - int(charged[0])

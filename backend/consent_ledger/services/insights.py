@@ -186,7 +186,7 @@ class InsightService:
         with self._sessions() as session:  # refuse early, before any chain or vault work
             remaining = self._limit - spent(session, brand, period)
         if to_micro(epsilon) > remaining:
-            raise BudgetSpentError(to_micro(epsilon), max(remaining, 0), period)
+            raise BudgetSpentError(to_micro(epsilon), max(remaining, 0), period, int(self._clock().timestamp()))
 
         categories = [h.category for h in histograms]
         category_mask = self.catalog.category_mask(categories)
@@ -252,7 +252,8 @@ class InsightService:
         """Charge the budget and append the leaf in one transaction: (epsilon left, leaf index)."""
         try:
             with self._sessions() as session:
-                left = charge(session, brand, period, epsilon_micro, self._limit)
+                now = int(self._clock().timestamp())
+                left = charge(session, brand, period, epsilon_micro, self._limit, now)
                 (index,) = self.log.append_and_commit(session, [leaf])
         except SQLAlchemyError as error:
             raise UnavailableError(f"the insight query could not be recorded: {type(error).__name__}") from error
