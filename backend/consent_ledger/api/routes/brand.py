@@ -147,13 +147,13 @@ never a count or a customer), written in the same transaction as the charge: the
 if both are committed."""
 
 
-@router.post("/insights", description=INSIGHTS_DOC)
+@router.post("/insights", description=INSIGHTS_DOC, response_model=brand.InsightAnswer)
 def insights(body: InsightBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
     specs = [HistogramSpec(h.category, h.bins, h.contributions) for h in body.histograms]
     return context.insights.query(principal.address, body.purpose, specs, body.epsilon).to_json()
 
 
-@router.get("/insights/budget")
+@router.get("/insights/budget", response_model=brand.InsightBudget)
 def insight_budget(principal: BrandDep, context: ContextDep) -> dict[str, Any]:
     """Your privacy budget in the current period: spent, remaining, when it renews, the per-query cap."""
     return context.insights.budget(principal.address)
