@@ -24,12 +24,14 @@ from consent_ledger.db.base import utc_now
 from consent_ledger.db.engine import make_session_factory
 from consent_ledger.domain import RevokeRequest
 from consent_ledger.errors import ConflictError
+from consent_ledger.relayer.expect import Expect
 from consent_ledger.relayer.items import Kind, Outcome, Status
 from consent_ledger.relayer.models import OutboxItem
-from consent_ledger.relayer.outbox import Expect, Outbox
+from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.relayer.worker import RelayerWorker
-from consent_ledger.sender.durable import NO_FUNDS, DurableSender
+from consent_ledger.sender.durable import DurableSender
 from consent_ledger.sender.models import SentTransaction
+from consent_ledger.sender.refusals import NO_FUNDS
 from support import DAY, grant_request, new_account, sign_grant, sign_revoke
 
 pytestmark = pytest.mark.chain

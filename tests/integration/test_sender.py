@@ -15,8 +15,9 @@ from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
 from consent_ledger.db.base import utc_now
 from consent_ledger.db.engine import make_session_factory
-from consent_ledger.sender.durable import NO_FUNDS, DurableSender
+from consent_ledger.sender.durable import DurableSender
 from consent_ledger.sender.models import SentTransaction
+from consent_ledger.sender.refusals import NO_FUNDS
 from support import new_account
 
 pytestmark = pytest.mark.chain

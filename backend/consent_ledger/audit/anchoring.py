@@ -21,7 +21,8 @@ from consent_ledger.audit.log import AccessLog, Anchor
 from consent_ledger.chain.events import Anchored, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.errors import TransactionFailedError
-from consent_ledger.sender.durable import DurableSender, Landed
+from consent_ledger.sender.durable import DurableSender
+from consent_ledger.sender.records import Landed
 from consent_ledger.workers import BackgroundLoop, Guard
 
 log = logging.getLogger(__name__)

@@ -9,136 +9,24 @@ state it expects (`Expect`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent_ledger.chain import eip712
-from consent_ledger.chain.messages import parse_grant_message, parse_revoke_message
 from consent_ledger.db.base import INTEGER_MAX, utc_now
 from consent_ledger.domain import GrantRequest, RevokeRequest
 from consent_ledger.errors import ConflictError, NotFoundError, UnavailableError
+from consent_ledger.relayer.expect import CLAIM_FOR, Expect, backoff, due
 from consent_ledger.relayer.items import Item, Kind, Outcome, Status
 from consent_ledger.relayer.models import OutboxItem
+from consent_ledger.relayer.rows import Settled, Submission, item_of, message_json, submission, to_item
 
-CLAIM_FOR = timedelta(seconds=60)  # a claim a dead worker left behind lapses after this
 DOUBTFUL_REASONS = ("invalid_nonce",)
 SUPERSEDED_BY_NEWER = "superseded by a newer message for the same nonce"
-ANY_TX = -1
-
-
-@dataclass(frozen=True, slots=True)
-class Expect:
-    """The state a transition expects a row to be in: its status, and optionally its transaction
-    (`ANY_TX`: whichever) and the worker holding its claim."""
-
-    status: Status
-    tx_id: int | None = ANY_TX
-    holder: str | None = None
-
-    def clauses(self) -> list[ColumnElement[bool]]:
-        clauses = [OutboxItem.status == self.status.value]
-        if self.tx_id is None:
-            clauses.append(OutboxItem.tx_id.is_(None))
-        elif self.tx_id != ANY_TX:
-            clauses.append(OutboxItem.tx_id == self.tx_id)
-        if self.holder is not None:
-            clauses.append(OutboxItem.claimed_by == self.holder)
-        return clauses
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A confirmed or rejected row, with the transaction and block it was settled in."""
-
-    item: Item
-    status: Status
-    tx_id: int | None
-    block_number: int
-    block_hash: str
-
-
-def _due(now: datetime) -> list[ColumnElement[bool]]:
-    """Accepted, its time come, and not claimed (or its claim lapsed)."""
-    return [
-        OutboxItem.status == Status.ACCEPTED.value,
-        OutboxItem.next_attempt_at <= now,
-        or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class Submission:
-    """What the API and customers see of an outbox row."""
-
-    id: int
-    kind: str
-    customer: str
-    brand: str
-    nonce: int
-    status: str
-    reason: str | None
-    tx_hash: str | None
-    block_number: int | None
-    created_at: datetime
-    updated_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "customer": self.customer,
-            "brand": self.brand,
-            "nonce": str(self.nonce),
-            "status": self.status,
-            "reason": self.reason,
-            "tx_hash": self.tx_hash,
-            "block_number": self.block_number,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
-
-
-def _submission(row: OutboxItem) -> Submission:
-    return Submission(
-        row.id,
-        row.kind,
-        row.customer,
-        row.brand,
-        int(row.nonce),
-        row.status,
-        row.reason,
-        row.tx_hash,
-        row.block_number,
-        row.created_at,
-        row.updated_at,
-    )
-
-
-def _message_json(request: GrantRequest | RevokeRequest) -> str:
-    message = eip712.grant_message(request) if isinstance(request, GrantRequest) else eip712.revoke_message(request)
-    return json.dumps(message, sort_keys=True, separators=(",", ":"))
-
-
-def _item(item_id: int, kind_name: str, message_json: str, signature: str) -> Item:
-    kind = Kind(kind_name)
-    message = json.loads(message_json)
-    request = parse_grant_message(message) if kind is Kind.GRANT else parse_revoke_message(message)
-    return Item(item_id, kind, request, bytes.fromhex(signature[2:]))
-
-
-def to_item(row: OutboxItem) -> Item:
-    return _item(row.id, row.kind, row.message, row.signature)
-
-
-def backoff(attempts: int, max_backoff: float) -> timedelta:
-    return timedelta(seconds=min(2.0 ** max(attempts - 1, 0), max_backoff))
 
 
 class Outbox:
@@ -149,7 +37,7 @@ class Outbox:
     def enqueue(self, kind: Kind, request: GrantRequest | RevokeRequest, signature: bytes) -> tuple[Submission, bool]:
         """Store an accepted message; returns (submission, created)."""
         now = self._clock()
-        message = _message_json(request)
+        message = message_json(request)
         signature_hex = "0x" + signature.hex()
         row = OutboxItem(
             kind=kind.value,
@@ -168,7 +56,7 @@ class Outbox:
             with self._sessions.begin() as session:
                 session.add(row)
                 session.flush()
-                return _submission(row), True
+                return submission(row), True
         except IntegrityError:
             pass
         except SQLAlchemyError as error:
@@ -184,7 +72,7 @@ class Outbox:
     def find_same(self, kind: Kind, request: GrantRequest | RevokeRequest, signature: bytes) -> Submission | None:
         """The stored row holding exactly this signed message, if any (a rejected one included: the
         same message again gets its row and the reason back instead of being relayed again)."""
-        message, signature_hex = _message_json(request), "0x" + signature.hex()
+        message, signature_hex = message_json(request), "0x" + signature.hex()
         with self._sessions() as session:
             rows = session.scalars(
                 select(OutboxItem)
@@ -197,7 +85,7 @@ class Outbox:
             )
             for row in rows:
                 if row.kind == kind.value and row.message == message and row.signature == signature_hex:
-                    return _submission(row)
+                    return submission(row)
             return None
 
     def get(self, item_id: int) -> Submission:
@@ -207,14 +95,14 @@ class Outbox:
             row = session.get(OutboxItem, item_id)
             if row is None:
                 raise NotFoundError(f"no submission {item_id}")
-            return _submission(row)
+            return submission(row)
 
     def list_for(self, customer: str, limit: int = 100) -> list[Submission]:
         with self._sessions() as session:
             rows = session.scalars(
                 select(OutboxItem).where(OutboxItem.customer == customer).order_by(OutboxItem.id.desc()).limit(limit)
             )
-            return [_submission(r) for r in rows]
+            return [submission(r) for r in rows]
 
     def has_pending(self, customer: str, brand: str) -> bool:
         with self._sessions() as session:
@@ -242,7 +130,7 @@ class Outbox:
     def has_due(self) -> bool:
         now = self._clock()
         with self._sessions() as session:
-            return session.scalars(select(OutboxItem.id).where(*_due(now)).limit(1)).first() is not None
+            return session.scalars(select(OutboxItem.id).where(*due(now)).limit(1)).first() is not None
 
     def claim(self, holder: str, limit: int, claim_for: timedelta = CLAIM_FOR) -> list[Item]:
         """Atomically take up to `limit` due rows for `holder`: one UPDATE ... RETURNING whose WHERE
@@ -252,7 +140,7 @@ class Outbox:
         hold there, as the subquery may be re-scanned). A claim lapses after `claim_for`: a worker
         that died holding rows gives them back."""
         now = self._clock()
-        candidates = select(OutboxItem.id).where(*_due(now)).order_by(OutboxItem.id).limit(limit)
+        candidates = select(OutboxItem.id).where(*due(now)).order_by(OutboxItem.id).limit(limit)
         with self._sessions.begin() as session:
             picked: Any = candidates.scalar_subquery()
             if session.get_bind().dialect.name == "postgresql":
@@ -261,12 +149,12 @@ class Outbox:
                     return []
             rows = session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id.in_(picked), *_due(now))
+                .where(OutboxItem.id.in_(picked), *due(now))
                 .values(claimed_by=holder, claimed_until=now + claim_for)
                 .returning(OutboxItem.id, OutboxItem.kind, OutboxItem.message, OutboxItem.signature)
                 .execution_options(synchronize_session=False)
             ).all()
-        items = [_item(i, kind, message, signature) for i, kind, message, signature in rows]
+        items = [item_of(i, kind, message, signature) for i, kind, message, signature in rows]
         return sorted(items, key=lambda item: item.id)
 
     def release(self, ids: Sequence[int], holder: str, reason: str, max_backoff: float) -> None:

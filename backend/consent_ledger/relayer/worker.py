@@ -26,11 +26,14 @@ from collections.abc import Callable, Sequence
 from consent_ledger.chain.events import GRANTED, REVOKED, Granted, Revoked, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.errors import ChainError, ConflictError, LedgerError, NodeUnavailableError
+from consent_ledger.relayer.expect import ANY_TX, Expect
 from consent_ledger.relayer.items import Item, Kind, Outcome, Status
 from consent_ledger.relayer.matching import same_message
-from consent_ledger.relayer.outbox import ANY_TX, Expect, Outbox
+from consent_ledger.relayer.outbox import Outbox
 from consent_ledger.relayer.submitter import Submitter, outcomes_from_events
-from consent_ledger.sender.durable import NO_FUNDS, NODE_DOWN, DurableSender, Landed
+from consent_ledger.sender.durable import DurableSender
+from consent_ledger.sender.records import Landed
+from consent_ledger.sender.refusals import NO_FUNDS, NODE_DOWN
 from consent_ledger.workers import BackgroundLoop, Guard
 
 log = logging.getLogger(__name__)

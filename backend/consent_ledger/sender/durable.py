@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,72 +33,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.chain.tx import Receipt, TxSender
 from consent_ledger.db.base import utc_now
-from consent_ledger.errors import LedgerError, NodeUnavailableError, RpcError, UnavailableError
+from consent_ledger.errors import NodeUnavailableError, RpcError, UnavailableError
 from consent_ledger.sender.models import SentTransaction
+from consent_ledger.sender.records import DROPPED, MINED, PENDING, Landed, Round, SentTx, view
+from consent_ledger.sender.refusals import refusal
 
 log = logging.getLogger(__name__)
 
-PENDING, MINED, DROPPED = "pending", "mined", "dropped"
-NO_FUNDS = "relayer account has insufficient funds"
-NODE_DOWN = "the chain node is not answering"
 _ADVISORY_BASE = 0x53656E64  # "Send": the key space of the per-account advisory locks
-
-
-@dataclass(frozen=True, slots=True)
-class SentTx:
-    id: int
-    nonce: int
-    purpose: str
-    tx_hash: str
-    hashes: tuple[str, ...]
-    state: str
-    error: str | None
-    block_number: int | None
-    block_hash: str | None
-    succeeded: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class Landed:
-    """A pending transaction the chain settled: mined (`receipt`), or dropped (`receipt` None: its
-    nonce was used by a transaction this sender never recorded, so nothing it carried landed)."""
-
-    tx: SentTx
-    receipt: Receipt | None
-
-
-@dataclass(frozen=True, slots=True)
-class Round:
-    landed: list[Landed] = field(default_factory=list)
-    waiting: list[SentTx] = field(default_factory=list)  # still pending (with the node's last refusal)
-
-
-def _view(row: SentTransaction) -> SentTx:
-    return SentTx(
-        row.id,
-        row.nonce,
-        row.purpose,
-        row.tx_hash,
-        tuple(json.loads(row.hashes)),
-        row.state,
-        row.error,
-        row.block_number,
-        row.block_hash,
-        row.succeeded,
-    )
-
-
-def refusal(error: LedgerError) -> str | None:
-    """What a customer should read about a node's refusal; None when it is harmless (already known,
-    or the nonce was used meanwhile: `poll` finds out which transaction took it)."""
-    message = str(error).lower()
-    if "already known" in message or "known transaction" in message or "nonce too low" in message:
-        return None
-    if "insufficient funds" in message:
-        return NO_FUNDS
-    if isinstance(error, NodeUnavailableError):
-        return NODE_DOWN
-    return f"the node refused the transaction: {error}"[:200]
 
 
 def _bumped(old: int, percent: int) -> int:
@@ -182,7 +123,7 @@ class DurableSender:
                     flushed = True
                     if link is not None:
                         link(session, row.id, signed.tx_hash)
-                    record = _view(row)
+                    record = view(row)
             except IntegrityError:
                 if flushed:
                     raise
@@ -223,7 +164,7 @@ class DurableSender:
             return list(session.scalars(query.order_by(SentTransaction.nonce)))
 
     def pending(self) -> list[SentTx]:
-        return [_view(r) for r in self._rows(PENDING)]
+        return [view(r) for r in self._rows(PENDING)]
 
     def _receipts(self, rows: Sequence[SentTransaction]) -> dict[int, Receipt]:
         """Each row's receipt, whichever of its hashes was mined (one JSON-RPC batch)."""
@@ -277,14 +218,14 @@ class DurableSender:
                 # No receipt under any of our hashes, yet the nonce is used: another transaction took it.
                 if self._settle(row, receipt, PENDING):
                     row.state = MINED if receipt is not None else DROPPED
-                    result.landed.append(Landed(_view(row), receipt))
+                    result.landed.append(Landed(view(row), receipt))
                     if receipt is None:
                         log.warning(
                             "sender %s: nonce %d was used by a transaction we did not send", self.purpose, row.nonce
                         )
                 continue
             self._keep_alive(row)
-            result.waiting.append(_view(row))
+            result.waiting.append(view(row))
         return result
 
     def _keep_alive(self, row: SentTransaction) -> None:
@@ -350,7 +291,7 @@ class DurableSender:
                 if raw is None:
                     continue  # its block left the chain: recheck_mined puts it back to pending
                 receipt = Receipt.from_rpc(raw)
-            landed.append(Landed(_view(row), receipt))
+            landed.append(Landed(view(row), receipt))
         return landed
 
     def recheck_mined(self) -> list[Landed]:
@@ -403,5 +344,5 @@ class DurableSender:
                 self._broadcast(row.id, row.raw)
             else:
                 row.block_number, row.block_hash = receipt.block_number, receipt.block_hash
-            moved.append(Landed(_view(row), receipt))
+            moved.append(Landed(view(row), receipt))
         return moved

@@ -21,7 +21,8 @@ from consent_ledger.chain.messages import parse_grant_message, parse_revoke_mess
 from consent_ledger.domain import PURPOSE_LIMIT, GrantRequest, RevokeRequest, Terms
 from consent_ledger.errors import ConflictError, InputError
 from consent_ledger.relayer.items import Kind
-from consent_ledger.relayer.outbox import Outbox, Submission
+from consent_ledger.relayer.outbox import Outbox
+from consent_ledger.relayer.rows import Submission
 from consent_ledger.services.signatures import signed_by
 
 DAY = 86_400
