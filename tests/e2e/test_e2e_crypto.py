@@ -1,5 +1,5 @@
 """The page's own cryptography, run in the browser against Python references: RFC 9162 inclusion proofs
-(WebCrypto SHA-256), the v1 access-log leaf, and the revoke(address) calldata."""
+(WebCrypto SHA-256), the v1 and v3 access-log leaves, and the revoke(address) calldata."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from e2e_support import ROOT
 from eth_account import Account
 from eth_utils.crypto import keccak
 
+from consent_ledger.audit.leaf import ACKS, EVENT_TYPES, PropagationLeaf
 from consent_ledger.catalog import default_catalog
 
 pytestmark = pytest.mark.e2e
@@ -187,6 +188,85 @@ def test_access_log_leaf_decodes_and_matches_the_entry(open_page) -> None:
     }
     answer = page.evaluate(LEAF_JS, {"leaf": _hex(leaf), "entry": tampered, "customer": customer})
     assert answer["mismatches"] == ["brand", "purposes", "release time", "field names"]
+
+
+V3_JS = """
+async ({ leaves, step, customer }) => {
+  const { hexToBytes } = await import("/js/merkle.js");
+  const { decodeAnyLeaf, propagationMismatches } = await import("/js/leaf.js");
+  const out = [];
+  for (const leaf of leaves) {
+    try {
+      const decoded = decodeAnyLeaf(hexToBytes(leaf));
+      const plain = Object.fromEntries(
+        Object.entries(decoded).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+      out.push({ decoded: plain, mismatches: step ? propagationMismatches(decoded, step, { customer }) : null });
+    } catch (error) {
+      out.push({ error: error.message });
+    }
+  }
+  return out;
+}
+"""
+
+
+def test_propagation_leaves_decode_in_the_browser_like_the_python_codec(open_page) -> None:
+    customer, brand = Account.create().address, Account.create().address
+    occurred = datetime(2026, 12, 2, 8, 0, 1, 250000, tzinfo=UTC)
+    leaves = []
+    for n, event_type in enumerate(EVENT_TYPES[1:]):
+        for ack in (None, *ACKS[1:]):
+            leaves.append(
+                PropagationLeaf(
+                    str(uuid.uuid4()),
+                    "delivered" if ack is None else "acknowledged",
+                    event_type,
+                    hashlib.sha256(f"event {n}".encode()).digest(),
+                    customer,
+                    brand,
+                    int(occurred.timestamp()),
+                    int(occurred.timestamp()) + 7 + n,
+                    ack,
+                )
+            )
+    page = open_page("/")
+    encoded = [_hex(leaf.encode()) for leaf in leaves]
+    answers = page.evaluate(V3_JS, {"leaves": encoded, "step": None, "customer": customer})
+    assert len(answers) == len(leaves) == 24
+    for leaf, answer in zip(leaves, answers, strict=True):
+        assert answer["decoded"] == {
+            "version": 3,
+            "leafId": leaf.leaf_id,
+            "step": leaf.step,
+            "eventType": leaf.event_type,
+            "eventId": "evt_" + leaf.event_id.hex(),
+            "customer": customer.lower(),
+            "brand": brand.lower(),
+            "occurredAt": str(leaf.occurred_at),
+            "at": str(leaf.at),
+            "ack": leaf.ack,
+        }
+
+    acked = leaves[len(ACKS) * 2 + 1]  # consent.revoked, stopped_processing
+    shown = {
+        "step": "acknowledged",
+        "event_type": "consent.revoked",
+        "event_id": "evt_" + acked.event_id.hex(),
+        "brand": brand,
+        "occurred_at": occurred.isoformat(),
+        "at": datetime.fromtimestamp(acked.at, UTC).isoformat(),
+        "ack": "stopped_processing",
+    }
+    (answer,) = page.evaluate(V3_JS, {"leaves": [_hex(acked.encode())], "step": shown, "customer": customer})
+    assert answer["mismatches"] == []
+    lie = {**shown, "ack": "deleted", "brand": customer, "at": "2026-12-02T09:00:00+00:00"}
+    (answer,) = page.evaluate(V3_JS, {"leaves": [_hex(acked.encode())], "step": lie, "customer": customer})
+    assert answer["mismatches"] == ["brand", "time", "acknowledgement"]
+
+    good = acked.encode()
+    broken = [good[:-1], good[:18] + b"\x09" + good[19:], good[:107] + b"\x00", good[:17] + b"\x00" + good[18:]]
+    answers = page.evaluate(V3_JS, {"leaves": [_hex(b) for b in broken], "step": None, "customer": customer})
+    assert all("error" in a for a in answers), answers
 
 
 def test_revoke_calldata_matches_the_contract_abi(chain, open_page) -> None:

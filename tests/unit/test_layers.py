@@ -17,6 +17,7 @@ LAYERS: list[set[str]] = [
     {"api"},
     {"composition"},
     {"services"},
+    {"propagation"},
     {"relayer", "audit", "indexer"},
     {"sender"},
     {"chain", "vault", "auth", "brands", "releases", "insights", "local_secrets", "leases"},

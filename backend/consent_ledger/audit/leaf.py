@@ -1,5 +1,6 @@
 """The canonical encodings of access-log leaves, pure: version 1 for a released record, version 2 for
-an aggregate insight query. The first byte says which.
+an aggregate insight query, version 3 for a step of a webhook event's propagation to a brand. The
+first byte says which.
 
 Version 1: one leaf per released record, 153 bytes, fixed layout, big-endian integers:
 
@@ -32,6 +33,26 @@ Version 2: one leaf per insight query (aggregates with differential privacy), 10
        101    8  epsilon charged to the brand's privacy budget, in millionths (uint64)
 
 It names no customer and no count: it anchors what the brand asked for and the budget it spent.
+
+Version 3: one leaf per propagation step of a webhook event (a brand was told of a change, or
+acknowledged it), 108 bytes:
+
+    offset size field
+         0    1  version (0x03)
+         1   16  leaf id (UUID bytes)
+        17    1  step: 0x01 delivered (the brand's endpoint answered 2xx), 0x02 acknowledged
+        18    1  event type: 0x01 consent.granted, 0x02 consent.narrowed, 0x03 consent.revoked,
+                 0x04 consent.expired, 0x05 data.erased, 0x06 data.released
+        19   32  event id
+        51   20  customer address
+        71   20  brand address
+        91    8  occurred at (unix seconds, the cause's time)
+        99    8  at (unix seconds: delivered at / acknowledged at)
+       107    1  acknowledgement: 0x00 none (a delivered step), 0x01 stopped_processing, 0x02 deleted,
+                 0x03 received
+
+A delivered step carries no acknowledgement and an acknowledged step always one; any other combination,
+and any unknown code, is not a leaf.
 """
 
 from __future__ import annotations
@@ -49,6 +70,8 @@ VERSION = 1
 SIZE = 153
 INSIGHT_VERSION = 2
 INSIGHT_SIZE = 109
+PROPAGATION_VERSION = 3
+PROPAGATION_SIZE = 108
 MICRO = 1_000_000  # epsilon is stored in millionths
 
 
@@ -159,8 +182,106 @@ def decode_insight(data: bytes) -> InsightLeaf:
     )
 
 
-def decode_any(data: bytes) -> Leaf | InsightLeaf:
-    """Either kind of leaf, by its version byte; `AuditError` for anything else."""
+# The one-byte codes of a version-3 leaf (the tuple position is the code; 0 is not a valid step or type).
+STEPS = ("", "delivered", "acknowledged")
+EVENT_TYPES = (
+    "",
+    "consent.granted",
+    "consent.narrowed",
+    "consent.revoked",
+    "consent.expired",
+    "data.erased",
+    "data.released",
+)
+ACKS = ("", "stopped_processing", "deleted", "received")  # "" (code 0): none, on a delivered step
+EVENT_ID_SIZE = 32
+
+
+def _code(names: tuple[str, ...], name: str, what: str) -> int:
+    if not name or name not in names:
+        raise AuditError(f"unknown {what} {name!r}: expected one of {', '.join(n for n in names if n)}")
+    return names.index(name)
+
+
+def _name(names: tuple[str, ...], code: int, what: str) -> str:
+    if not 0 < code < len(names):
+        raise AuditError(f"unknown {what} code {code:#04x} in a version-{PROPAGATION_VERSION} leaf")
+    return names[code]
+
+
+@dataclass(frozen=True, slots=True)
+class PropagationLeaf:
+    """A brand was told of an event (step "delivered", `ack` None) or acknowledged it ("acknowledged")."""
+
+    leaf_id: str
+    step: str
+    event_type: str
+    event_id: bytes
+    customer: str
+    brand: str
+    occurred_at: int
+    at: int
+    ack: str | None
+
+    def __post_init__(self) -> None:
+        _code(STEPS, self.step, "propagation step")
+        _code(EVENT_TYPES, self.event_type, "event type")
+        if len(self.event_id) != EVENT_ID_SIZE:
+            raise AuditError(f"an event id is {EVENT_ID_SIZE} bytes, got {len(self.event_id)}")
+        if (self.step == "delivered") != (self.ack is None):
+            raise AuditError(
+                f"a {self.step} step {'carries no' if self.ack is None else 'cannot carry an'} acknowledgement"
+            )
+        if self.ack is not None:
+            _code(ACKS, self.ack, "acknowledgement")
+
+    @property
+    def receipt_id(self) -> str:
+        """The log's unique key for this leaf (the column is shared with release receipts)."""
+        return self.leaf_id
+
+    def encode(self) -> bytes:
+        return b"".join(
+            [
+                bytes([PROPAGATION_VERSION]),
+                uuid.UUID(self.leaf_id).bytes,
+                bytes([STEPS.index(self.step), EVENT_TYPES.index(self.event_type)]),
+                self.event_id,
+                bytes.fromhex(self.customer[2:]),
+                bytes.fromhex(self.brand[2:]),
+                self.occurred_at.to_bytes(8, "big"),
+                self.at.to_bytes(8, "big"),
+                bytes([0 if self.ack is None else ACKS.index(self.ack)]),
+            ]
+        )
+
+
+def decode_propagation(data: bytes) -> PropagationLeaf:
+    if len(data) != PROPAGATION_SIZE or data[0] != PROPAGATION_VERSION:
+        raise AuditError(
+            f"not a version-{PROPAGATION_VERSION} leaf of {PROPAGATION_SIZE} bytes "
+            f"({len(data)} bytes, version {data[:1].hex()})"
+        )
+    return PropagationLeaf(
+        leaf_id=str(uuid.UUID(bytes=data[1:17])),
+        step=_name(STEPS, data[17], "propagation step"),
+        event_type=_name(EVENT_TYPES, data[18], "event type"),
+        event_id=data[19:51],
+        customer=checksum("0x" + data[51:71].hex()),
+        brand=checksum("0x" + data[71:91].hex()),
+        occurred_at=int.from_bytes(data[91:99], "big"),
+        at=int.from_bytes(data[99:107], "big"),
+        ack=None if data[107] == 0 else _name(ACKS, data[107], "acknowledgement"),
+    )
+
+
+AnyLeaf = Leaf | InsightLeaf | PropagationLeaf
+
+
+def decode_any(data: bytes) -> AnyLeaf:
+    """Any kind of leaf, by its version byte; `AuditError` for anything else."""
     if data[:1] == bytes([INSIGHT_VERSION]):
         return decode_insight(data)
+    if data[:1] == bytes([PROPAGATION_VERSION]):
+        return decode_propagation(data)
     return decode(data)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.audit.errors import AuditError, ProofError
 from consent_ledger.audit.export_file import LogFile
-from consent_ledger.audit.leaf import InsightLeaf, Leaf
+from consent_ledger.audit.leaf import AnyLeaf
 from consent_ledger.audit.merkle import (
     Frontier,
     Node,
@@ -122,6 +122,61 @@ _NODES_QUERY = union_all(
 )
 
 
+def lock_head(session: Session) -> None:
+    """Take the log head's lock in `session`'s open transaction (held until it ends), as an append does first:
+    a check made after this cannot race another appender in any process, e.g. "is this leaf already logged?"."""
+    locked = session.execute(
+        update(LogHead)
+        .where(LogHead.id == HEAD_ID)
+        .values(size=LogHead.size)
+        .execution_options(synchronize_session=False)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuditError("the access log has no head row: run `consent-ledger db upgrade`")
+
+
+def append_leaves(session: Session, leaves: Sequence[AnyLeaf]) -> list[int]:
+    """Add `leaves` to `session`'s open transaction at the next indexes, with the nodes they complete and
+    the new head; the caller commits (with whatever else it put in the transaction, e.g. the receipts).
+    Holds the head's lock from here to that commit: concurrent appenders, in any process, wait."""
+    if not leaves:
+        return []
+    encoded = [leaf.encode() for leaf in leaves]
+    hashes = [leaf_hash(data) for data in encoded]
+    # The write comes first so the lock is taken before the head is read (a read first would let two
+    # SQLite connections read the same size, and would not lock the row on PostgreSQL).
+    grown = session.execute(
+        update(LogHead)
+        .where(LogHead.id == HEAD_ID)
+        .values(size=LogHead.size + len(leaves))
+        .execution_options(synchronize_session=False)
+    )
+    if grown.rowcount != 1:  # type: ignore[attr-defined]
+        raise AuditError("the access log has no head row: run `consent-ledger db upgrade`")
+    size, stored = session.execute(select(LogHead.size, LogHead.frontier).where(LogHead.id == HEAD_ID)).one()
+    start = int(size) - len(leaves)
+    frontier = Frontier.decode(start, bytes(stored))
+    nodes: list[dict[str, object]] = []
+    for digest in hashes:
+        nodes.extend({"id": node_id(*node), "hash": value} for node, value in frontier.append(digest))
+    session.execute(
+        insert(LogLeaf),
+        [
+            {"index": start + n, "receipt_id": leaf.receipt_id, "leaf": data, "leaf_hash": digest}
+            for n, (leaf, data, digest) in enumerate(zip(leaves, encoded, hashes, strict=True))
+        ],
+    )
+    if nodes:
+        session.execute(insert(LogNode), nodes)
+    session.execute(
+        update(LogHead)
+        .where(LogHead.id == HEAD_ID)
+        .values(frontier=frontier.encode())
+        .execution_options(synchronize_session=False)
+    )
+    return list(range(start, start + len(leaves)))
+
+
 class AccessLog:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
@@ -136,48 +191,11 @@ class AccessLog:
             frontier = _frontier(session)
         return TreeHead(frontier.size, frontier.root())
 
-    def append(self, session: Session, leaves: Sequence[Leaf | InsightLeaf]) -> list[int]:
-        """Add `leaves` to `session`'s open transaction at the next indexes, with the nodes they complete and
-        the new head; the caller commits (with whatever else it put in the transaction, e.g. the receipts).
-        Holds the head's lock from here to that commit: concurrent appenders, in any process, wait."""
-        if not leaves:
-            return []
-        encoded = [leaf.encode() for leaf in leaves]
-        hashes = [leaf_hash(data) for data in encoded]
-        # The write comes first so the lock is taken before the head is read (a read first would let two
-        # SQLite connections read the same size, and would not lock the row on PostgreSQL).
-        grown = session.execute(
-            update(LogHead)
-            .where(LogHead.id == HEAD_ID)
-            .values(size=LogHead.size + len(leaves))
-            .execution_options(synchronize_session=False)
-        )
-        if grown.rowcount != 1:  # type: ignore[attr-defined]
-            raise AuditError("the access log has no head row: run `consent-ledger db upgrade`")
-        size, stored = session.execute(select(LogHead.size, LogHead.frontier).where(LogHead.id == HEAD_ID)).one()
-        start = int(size) - len(leaves)
-        frontier = Frontier.decode(start, bytes(stored))
-        nodes: list[dict[str, object]] = []
-        for digest in hashes:
-            nodes.extend({"id": node_id(*node), "hash": value} for node, value in frontier.append(digest))
-        session.execute(
-            insert(LogLeaf),
-            [
-                {"index": start + n, "receipt_id": leaf.receipt_id, "leaf": data, "leaf_hash": digest}
-                for n, (leaf, data, digest) in enumerate(zip(leaves, encoded, hashes, strict=True))
-            ],
-        )
-        if nodes:
-            session.execute(insert(LogNode), nodes)
-        session.execute(
-            update(LogHead)
-            .where(LogHead.id == HEAD_ID)
-            .values(frontier=frontier.encode())
-            .execution_options(synchronize_session=False)
-        )
-        return list(range(start, start + len(leaves)))
+    def append(self, session: Session, leaves: Sequence[AnyLeaf]) -> list[int]:
+        """`append_leaves` (the log's state is all in the database: any session of it will do)."""
+        return append_leaves(session, leaves)
 
-    def append_and_commit(self, session: Session, leaves: Sequence[Leaf | InsightLeaf]) -> list[int]:
+    def append_and_commit(self, session: Session, leaves: Sequence[AnyLeaf]) -> list[int]:
         """`append`, then COMMIT `session`'s transaction."""
         indexes = self.append(session, leaves)
         session.commit()

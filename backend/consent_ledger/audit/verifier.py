@@ -6,7 +6,8 @@ the custodian's consistency proof between each two consecutive on-chain anchors 
 roots alone; flags leaves no on-chain anchor covers; and re-checks every release against the grant
 state at the block it was decided at (one batch-view eth_call per block, pinned by number after
 checking the block hash). Insight-query leaves (version 2: aggregates, no record left) are counted
-with the epsilon each brand was charged, and their block must be canonical too. Each check can fail
+with the epsilon each brand was charged, and their block must be canonical too. Propagation leaves
+(version 3: a brand was told of an event, or acknowledged it) are counted per step. Each check can fail
 on its own; tests/integration/test_audit_verifier.py makes each one fail.
 
 What it could not check is reported apart from violations (`Report.unverified`): releases whose block
@@ -58,6 +59,7 @@ class Report:
     blocks: int = 0
     insight_queries: int = 0
     insight_epsilon: dict[str, float] = field(default_factory=dict)  # brand -> epsilon charged in the log
+    propagation_steps: dict[str, int] = field(default_factory=dict)  # "delivered"/"acknowledged" -> v3 leaves
     violations: list[Violation] = field(default_factory=list)
     unverified: list[Unverified] = field(default_factory=list)
 
@@ -83,6 +85,7 @@ class Report:
             "blocks": self.blocks,
             "insight_queries": self.insight_queries,
             "insight_epsilon": {brand: round(spent, 6) for brand, spent in sorted(self.insight_epsilon.items())},
+            "propagation_steps": dict(sorted(self.propagation_steps.items())),
             "violations": len(self.violations),
             "unverified": len(self.unverified),
         }
@@ -215,6 +218,9 @@ def _check_releases(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: R
         except AuditError as error:
             report.violations.append(Violation("log_structure", str(error), index))
             continue
+        if isinstance(decoded, leaf_codec.PropagationLeaf):
+            report.propagation_steps[decoded.step] = report.propagation_steps.get(decoded.step, 0) + 1
+            continue  # decided at no block: checked against the revocations and erasures it answers
         if isinstance(decoded, leaf_codec.InsightLeaf):
             report.insight_queries += 1
             report.insight_epsilon[decoded.brand] = report.insight_epsilon.get(decoded.brand, 0.0) + decoded.epsilon

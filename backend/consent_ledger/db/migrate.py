@@ -33,6 +33,7 @@ MODEL_MODULES = (
     "consent_ledger.relayer.models",
     "consent_ledger.releases.models",
     "consent_ledger.insights.models",
+    "consent_ledger.propagation.models",
     "consent_ledger.indexer.models",
     "consent_ledger.audit.models",
 )
