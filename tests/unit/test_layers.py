@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"relayer", "audit", "indexer"},
     {"sender"},
     {"chain", "vault", "auth", "brands", "releases", "insights", "local_secrets", "leases"},
-    {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit"},
+    {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit", "client"},
     {"errors", "domain", "redaction", "json_depth", "apimodels"},
 ]
 RANK = {name: depth for depth, names in enumerate(LAYERS) for name in names}
