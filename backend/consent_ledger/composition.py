@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from consent_ledger.apikeys import ApiKeyStore
 from consent_ledger.audit.anchoring import Anchorer
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.auth.sql_nonces import SqlNonceStore
@@ -70,6 +71,7 @@ class AppContext:
     releases: ReleaseService
     insights: InsightService
     auth: SessionService
+    api_keys: ApiKeyStore
     relayer: RelayerWorker
     access_log: AccessLog
     anchorer: Anchorer
@@ -241,6 +243,7 @@ def build_context(settings: Settings) -> AppContext:
         guard=lease("anchorer"),
     )
     tokens = TokenSigner(secrets.token_secret, settings.token_ttl)
+    api_keys = ApiKeyStore(sessions)
     auth = SessionService(
         SqlNonceStore(sessions, ttl_seconds=600, max_pending=settings.max_pending_nonces),
         tokens,
@@ -248,6 +251,7 @@ def build_context(settings: Settings) -> AppContext:
         deployment.chain_id,
         brands,
         settings.auditors,
+        api_keys,
     )
     indexer = make_indexer(settings, storage, lease("indexer"))
     readiness = ReadinessService(sessions, ledger.rpc, access_log, indexer, leases, replica)
@@ -268,6 +272,7 @@ def build_context(settings: Settings) -> AppContext:
         releases=ReleaseService(gatekeeper, vault, sessions, catalog, access_log),
         insights=InsightService(gatekeeper, vault, sessions, catalog, access_log, insight_policy(settings)),
         auth=auth,
+        api_keys=api_keys,
         relayer=worker,
         access_log=access_log,
         anchorer=anchorer,

@@ -1,6 +1,6 @@
 """schemathesis against the app's own OpenAPI schema (issue 8): every operation, signed in as a customer,
-a brand and an auditor, and with no token. Each answer must be no 5xx, a documented status, of a
-documented content type, and conform to the documented schema of that status.
+a brand and an auditor, with a brand's API key (issue 11), and with no token. Each answer must be no 5xx,
+a documented status, of a documented content type, and conform to the documented schema of that status.
 
 The app runs on the session anvil with a throwaway SQLite database; rate limits are off (a 429 is
 documented, but a flood of them would hide every other answer). Time is bounded by a few examples per
@@ -81,7 +81,19 @@ def world(
     api.relay()
     release_to(api, brand_auth, customer.address)  # a release, so the access log has a leaf to prove
     context.anchorer.anchor_now()
-    tokens = {"customer": customer_auth, "brand": brand_auth, "auditor": api.sign_in(AUDITOR), "none": {}}
+    permissions = ["permissions:read", "releases:request", "receipts:read", "insights:query"]
+    made = api.client.post(
+        "/v1/brand/api-keys", json={"name": "schema", "permissions": permissions}, headers=brand_auth
+    )
+    assert made.status_code == 201, made.text
+    key_auth = {"Authorization": f"Bearer {made.json()['key']}"}  # the brand's API key, as its servers send it
+    tokens = {
+        "customer": customer_auth,
+        "brand": brand_auth,
+        "brand-key": key_auth,
+        "auditor": api.sign_in(AUDITOR),
+        "none": {},
+    }
     port = free_port()
     with app_in_thread(app, port):  # stopping it runs its lifespan's end, which closes the context
         world = World(f"http://127.0.0.1:{port}", tokens, {role: Tally() for role in tokens})
@@ -139,6 +151,12 @@ def test_as_customer(case: Any, world: World) -> None:
 @BOUNDED
 def test_as_brand(case: Any, world: World) -> None:
     _run(case, world, "brand")
+
+
+@SCHEMA.parametrize()
+@BOUNDED
+def test_as_brand_api_key(case: Any, world: World) -> None:
+    _run(case, world, "brand-key")
 
 
 @SCHEMA.parametrize()

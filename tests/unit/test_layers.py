@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"services"},
     {"propagation"},
     {"relayer", "audit", "indexer"},
-    {"sender"},
+    {"sender", "apikeys"},
     {"chain", "vault", "auth", "brands", "releases", "insights", "local_secrets", "leases"},
     {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit", "client"},
     {"errors", "domain", "redaction", "json_depth", "apimodels"},

@@ -67,7 +67,7 @@ def test_the_token_is_a_bearer_security_scheme(document: dict[str, Any]) -> None
     assert document["components"]["securitySchemes"]["HTTPBearer"] == {
         "type": "http",
         "scheme": "bearer",
-        "description": "the token from POST /v1/auth/login",
+        "description": "the token from POST /v1/auth/login, or (brand endpoints only) a brand's API key `clk_...`",
     }
     for path, method, op in _operations(document):
         names = {p["name"].lower() for p in op.get("parameters", [])}

@@ -14,7 +14,7 @@ from consent_ledger.api import observe, openapi, problems
 from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.headers import SecurityHeaders
 from consent_ledger.api.rate_limits import AddressRateLimit
-from consent_ledger.api.routes import audit, auth, brand, customer, ops, public
+from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public
 from consent_ledger.apimodels.audit import Export
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
@@ -58,7 +58,7 @@ def create_app(
     app.add_middleware(AddressRateLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(observe.RequestObserver)
-    for module in (ops, public, auth, customer, brand, audit):
+    for module in (ops, public, auth, customer, brand, apikeys, audit):
         app.include_router(module.router)
     if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

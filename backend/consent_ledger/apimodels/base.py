@@ -109,3 +109,6 @@ class ReleaseReceipt(Reply):
 
 class ReleaseReceipts(Reply):
     releases: list[ReleaseReceipt]
+    next: str | None = Field(
+        default=None, description="(brand receipts) pass back as `after` for the next page; null on the last page"
+    )

@@ -22,11 +22,14 @@ class Role(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling and what they may do now: a checksummed address, the roles it holds at this request
-    (from the configuration and the database, never from the token), and when its token expires (UTC)."""
+    (from the configuration and the database, never from the token), and when its token expires (UTC).
+    A brand's API key gives at most the brand role, and only the permissions the key was made with."""
 
     address: str
     roles: frozenset[str]
     expires_at: datetime
+    key_id: str | None = None  # set when the caller sent an API key: then only `permissions` are open to it
+    permissions: frozenset[str] = frozenset()
 
 
 def roles_for(address: str, *, is_brand: bool, auditors: AbstractSet[str]) -> frozenset[Role]:
@@ -46,3 +49,19 @@ def require(principal: Principal, role: Role) -> None:
     if role not in principal.roles:
         held = ", ".join(sorted(principal.roles)) or "none"
         raise ForbiddenError(f"this action needs the {role} role; {principal.address} has: {held}")
+
+
+def require_session(principal: Principal) -> None:
+    """Raise `ForbiddenError` if the caller used an API key: this action needs a wallet sign-in."""
+    if principal.key_id is not None:
+        raise ForbiddenError(
+            "API keys open only the brand endpoints of their permissions: sign in with your wallet for this one"
+        )
+
+
+def require_permission(principal: Principal, permission: str) -> None:
+    """Raise `ForbiddenError` if the caller used an API key made without `permission` (a wallet sign-in
+    may do whatever its roles allow)."""
+    if principal.key_id is not None and permission not in principal.permissions:
+        held = ", ".join(sorted(principal.permissions)) or "none"
+        raise ForbiddenError(f"this API key lacks the permission {permission}; it has: {held}")

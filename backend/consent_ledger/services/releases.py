@@ -8,13 +8,14 @@ decrypted leaves the process.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -175,6 +176,25 @@ class ReleaseService:
         with self._sessions() as session:
             return [receipt_json(r, self.catalog) for r in session.scalars(query)]
 
+    def receipts_page(self, brand: str, limit: int, after: str | None) -> tuple[list[Any], str | None]:
+        """One page of the brand's receipts, newest first, and the cursor of the next page (None on the last):
+        keyset pagination on (released_at, id), so receipts made meanwhile shift no page."""
+        query = select(ReleaseReceipt).where(ReleaseReceipt.brand == checksum_address(brand))
+        if after is not None:
+            at, receipt_id = _parse_cursor(after)
+            query = query.where(
+                or_(
+                    ReleaseReceipt.released_at < at,
+                    and_(ReleaseReceipt.released_at == at, ReleaseReceipt.id > receipt_id),
+                )
+            )
+        query = query.order_by(ReleaseReceipt.released_at.desc(), ReleaseReceipt.id).limit(limit + 1)
+        with self._sessions() as session:
+            rows = list(session.scalars(query))
+        page = rows[:limit]
+        following = _cursor(page[-1]) if len(rows) > limit else None
+        return [receipt_json(r, self.catalog) for r in page], following
+
     def segment(self, brand: str, categories: Sequence[str], purpose: str) -> tuple[BlockPin, list[str]]:
         """Customers in the vault who allow `brand` all `categories` for `purpose`, checked at one block."""
         brand = checksum_address(brand)
@@ -186,3 +206,18 @@ class ReleaseService:
             )
         result = self.gatekeeper.check(brand, [(c, category_mask, purpose_mask) for c in candidates])
         return result.pin, [c for c, ok in zip(candidates, result.answers, strict=True) if ok]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"([0-9]{1,17})_([0-9a-f-]{36})")
+
+
+def _cursor(row: ReleaseReceipt) -> str:
+    return f"{(row.released_at - _EPOCH) // timedelta(microseconds=1)}_{row.id}"
+
+
+def _parse_cursor(text: str) -> tuple[datetime, str]:
+    match = _CURSOR.fullmatch(text)
+    if match is None:
+        raise InputError("`after` is not a cursor: pass back the `next` of the previous page")
+    return _EPOCH + timedelta(microseconds=int(match[1])), match[2]

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consent_ledger.addresses import checksum_address
+from consent_ledger.apikeys import API_KEY_PREFIX, ApiKeyStore
 from consent_ledger.auth import siwe
 from consent_ledger.auth.nonces import NonceStore
-from consent_ledger.auth.roles import Principal, roles_for
+from consent_ledger.auth.roles import Principal, Role, roles_for
 from consent_ledger.auth.tokens import TokenSigner
 from consent_ledger.brands.registry import BrandRegistry
 
@@ -47,6 +48,7 @@ class SessionService:
         chain_id: int,
         brands: BrandRegistry,
         auditors: Collection[str],
+        keys: ApiKeyStore,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.nonces = nonces
@@ -55,6 +57,7 @@ class SessionService:
         self.chain_id = chain_id
         self.brands = brands
         self.auditors = {a.lower() for a in auditors}
+        self.keys = keys
         self._clock = clock
 
     def domain_for(self, host: str | None) -> str:
@@ -98,7 +101,13 @@ class SessionService:
 
     def authenticate(self, token: str) -> Principal:
         """The caller behind `token`, with the roles it holds now: a brand removed from the registry or an
-        address removed from CONSENT_AUDITORS loses that role at once, whatever tokens it holds."""
+        address removed from CONSENT_AUDITORS loses that role at once, whatever tokens it holds.
+        A brand's API key (`clk_...`) gives the brand role alone (while the brand is registered), with the
+        key's permissions; a revoked or expired key is refused at once (its row is read every time)."""
+        if token.startswith(API_KEY_PREFIX):
+            key = self.keys.authenticate(token)
+            roles = frozenset({Role.BRAND}) if self.brands.is_brand(key.brand) else frozenset()
+            return Principal(key.brand, frozenset(roles), key.expires_at, key.key_id, key.permissions)
         return self._principal(token, self._clock())
 
     def _principal(self, token: str, now: datetime) -> Principal:

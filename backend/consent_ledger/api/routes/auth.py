@@ -35,7 +35,7 @@ def login(body: LoginBody, context: ContextDep) -> dict[str, Any]:
     return context.auth.login(body.message, body.signature).to_json()
 
 
-@router.get("/me", response_model=auth.Me, responses=problems(401))
+@router.get("/me", response_model=auth.Me, responses=problems(401, 403))  # 403: an API key
 def me(principal: PrincipalDep) -> dict[str, Any]:
     return {
         "address": principal.address,

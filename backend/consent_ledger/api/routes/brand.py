@@ -7,7 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consent_ledger.api.deps import BrandDep, ContextDep
+from consent_ledger.api.deps import (
+    ContextDep,
+    InsightsQuerierDep,
+    PermissionsReaderDep,
+    ReceiptsReaderDep,
+    ReleaseRequesterDep,
+)
 from consent_ledger.api.openapi import EVERY_ROUTE, SIGNED_IN, Router, problems
 from consent_ledger.apimodels import base, brand
 from consent_ledger.errors import InputError
@@ -37,7 +43,7 @@ class ReleaseBody(BaseModel):
 
 
 @router.post("/permissions/check", response_model=brand.CheckAnswers)
-def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+def check(body: CheckBody, principal: PermissionsReaderDep, context: ContextDep) -> dict[str, Any]:
     """Up to 10,000 questions, answered from the contract's batch view at one pinned block."""
     limit = context.settings.max_check_questions
     if len(body.questions) > limit:
@@ -66,7 +72,7 @@ def check(body: CheckBody, principal: BrandDep, context: ContextDep) -> dict[str
 
 
 @router.post("/releases", response_model=brand.Release)
-def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+def release(body: ReleaseBody, principal: ReleaseRequesterDep, context: ContextDep) -> dict[str, Any]:
     """For each customer, only the fields whose categories they granted you for this purpose."""
     for index, customer in enumerate(body.customers):
         if not ADDRESS.fullmatch(customer):
@@ -79,13 +85,16 @@ def release(body: ReleaseBody, principal: BrandDep, context: ContextDep) -> dict
 
 
 @router.get("/releases", response_model=base.ReleaseReceipts)
-def my_releases(principal: BrandDep, context: ContextDep, limit: int = 100) -> dict[str, Any]:
-    """Your own release receipts."""
-    return {"releases": context.releases.receipts_for(brand=principal.address, limit=min(max(limit, 1), 1000))}
+def my_releases(
+    principal: ReceiptsReaderDep, context: ContextDep, limit: int = 100, after: str | None = None
+) -> dict[str, Any]:
+    """Your own release receipts, newest first, `limit` (1 to 1,000) a page; pass `next` back as `after`."""
+    page, following = context.releases.receipts_page(principal.address, min(max(limit, 1), 1000), after)
+    return {"releases": page, "next": following}
 
 
 @router.get("/segments", response_model=brand.Segment)
-def segment(principal: BrandDep, context: ContextDep, categories: str, purpose: str) -> dict[str, Any]:
+def segment(principal: PermissionsReaderDep, context: ContextDep, categories: str, purpose: str) -> dict[str, Any]:
     """Customers who allow you all these categories (comma-separated) for this purpose, now."""
     names = [c.strip() for c in categories.split(",") if c.strip()]
     pin, customers = context.releases.segment(principal.address, names, purpose)
@@ -148,12 +157,12 @@ if both are committed."""
 
 
 @router.post("/insights", description=INSIGHTS_DOC, response_model=brand.InsightAnswer)
-def insights(body: InsightBody, principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+def insights(body: InsightBody, principal: InsightsQuerierDep, context: ContextDep) -> dict[str, Any]:
     specs = [HistogramSpec(h.category, h.bins, h.contributions) for h in body.histograms]
     return context.insights.query(principal.address, body.purpose, specs, body.epsilon).to_json()
 
 
 @router.get("/insights/budget", response_model=brand.InsightBudget)
-def insight_budget(principal: BrandDep, context: ContextDep) -> dict[str, Any]:
+def insight_budget(principal: InsightsQuerierDep, context: ContextDep) -> dict[str, Any]:
     """Your privacy budget in the current period: spent, remaining, when it renews, the per-query cap."""
     return context.insights.budget(principal.address)

@@ -1,0 +1,146 @@
+"""`BrandClient`: a brand's server talking to Consent Ledger with an API key, over HTTP (httpx).
+
+Every answer is parsed into the response model the server declares for that route (consent_ledger.apimodels),
+so a reply that does not match the API's schema is an error here, not a surprise later. A 4xx raises
+`RequestRefusedError` with the server's problem document; a 5xx, an undocumented reply or no answer raises
+`ServiceFailedError` (retry later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from consent_ledger.apimodels.base import Problem, ReleaseReceipt, ReleaseReceipts, Reply
+from consent_ledger.apimodels.brand import CheckAnswers, InsightBudget, Release, Segment
+from consent_ledger.client import routes
+from consent_ledger.client.errors import RequestRefusedError, ServiceFailedError
+from consent_ledger.client.routes import Route
+from consent_ledger.errors import ConfigError
+
+M = TypeVar("M", bound=Reply)
+API_KEY_PREFIX = "clk_"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """May this brand use these categories of this customer's data for this purpose?"""
+
+    customer: str
+    categories: Sequence[str]
+    purpose: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"customer": self.customer, "categories": list(self.categories), "purpose": self.purpose}
+
+
+class BrandClient:
+    """The brand API with one of the brand's API keys (made in the brand console or POST /v1/brand/api-keys)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_key.startswith(API_KEY_PREFIX):
+            raise ConfigError("an API key starts with clk_ (make one in the brand console)")
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"BrandClient({str(self._http.base_url)!r}, <api key>)"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> BrandClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # Permissions (permissions:read)
+
+    def check(self, questions: Sequence[Question]) -> CheckAnswers:
+        """Answers, in order, from the chain at one pinned block (up to the server's limit per call)."""
+        body = {"questions": [q.to_json() for q in questions]}
+        return self._call(routes.CHECK, CheckAnswers, json=body)
+
+    def allowed(self, customer: str, categories: Sequence[str], purpose: str) -> bool:
+        """One question: may you use these categories of `customer` for `purpose`, now?"""
+        return self.check([Question(customer, categories, purpose)]).answers[0]
+
+    def segment(self, categories: Sequence[str], purpose: str) -> Segment:
+        """Customers who allow you all `categories` for `purpose`, now."""
+        params = {"categories": ",".join(categories), "purpose": purpose}
+        return self._call(routes.SEGMENT, Segment, params=params)
+
+    # Releases (releases:request) and receipts (receipts:read)
+
+    def release(self, customers: Sequence[str], categories: Sequence[str], purpose: str) -> Release:
+        """For each customer, only the fields whose categories they granted you for `purpose`."""
+        body = {"customers": list(customers), "categories": list(categories), "purpose": purpose}
+        return self._call(routes.RELEASE, Release, json=body)
+
+    def receipts(self, *, limit: int = 100, after: str | None = None) -> ReleaseReceipts:
+        """One page of your release receipts, newest first; its `next` is the `after` of the next page."""
+        params: dict[str, Any] = {"limit": limit} | ({} if after is None else {"after": after})
+        return self._call(routes.RECEIPTS, ReleaseReceipts, params=params)
+
+    def iter_receipts(self, *, page_size: int = 100) -> Iterator[ReleaseReceipt]:
+        """Every receipt, newest first, fetched a page at a time."""
+        after: str | None = None
+        while True:
+            page = self.receipts(limit=page_size, after=after)
+            yield from page.releases
+            if page.next is None:
+                return
+            after = page.next
+
+    # Insights (insights:query)
+
+    def insight_budget(self) -> InsightBudget:
+        return self._call(routes.INSIGHT_BUDGET, InsightBudget)
+
+    # The one way out
+
+    def _call(self, route: Route, model: type[M], **request: Any) -> M:
+        if route.model is not model:
+            raise TypeError(f"{route.path} answers {route.model.__name__}, not {model.__name__}")
+        try:
+            reply = self._http.request(route.method, route.path, **request)
+        except httpx.HTTPError as error:
+            raise ServiceFailedError(f"{route.method} {route.path}: no answer ({type(error).__name__})") from error
+        if reply.status_code == route.status:
+            try:
+                return model.model_validate_json(reply.content)
+            except ValidationError as error:
+                raise ServiceFailedError(f"{route.method} {route.path}: the reply does not match the API") from error
+        problem = _problem(reply)
+        if 400 <= reply.status_code < 500:
+            raise RequestRefusedError(problem)
+        raise ServiceFailedError(f"{route.method} {route.path}: {problem.status} {problem.detail}", problem)
+
+
+def _problem(reply: httpx.Response) -> Problem:
+    try:
+        return Problem.model_validate_json(reply.content)
+    except ValidationError:
+        reason = reply.reason_phrase or "unexpected answer"
+        return Problem(type="about:blank", title=reason, status=reply.status_code, detail=reason)
