@@ -43,6 +43,7 @@ from consent_ledger.services.insights import InsightPolicy, InsightService
 from consent_ledger.services.readiness import ReadinessService
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
+from consent_ledger.services.stewardship import StewardshipService
 from consent_ledger.vault import MasterKey, Vault
 
 
@@ -70,6 +71,7 @@ class AppContext:
     consents: ConsentService
     releases: ReleaseService
     insights: InsightService
+    stewardship: StewardshipService
     auth: SessionService
     api_keys: ApiKeyStore
     relayer: RelayerWorker
@@ -271,6 +273,9 @@ def build_context(settings: Settings) -> AppContext:
         consents=ConsentService(ledger, outbox, catalog, brands),
         releases=ReleaseService(gatekeeper, vault, sessions, catalog, access_log),
         insights=InsightService(gatekeeper, vault, sessions, catalog, access_log, insight_policy(settings)),
+        stewardship=StewardshipService(
+            ledger.rpc, access_log, deployment.address, anchorer.custodian, deployment.deploy_block, catalog
+        ),
         auth=auth,
         api_keys=api_keys,
         relayer=worker,

@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"api"},
     {"composition"},
     {"services"},
-    {"propagation"},
+    {"propagation", "stewardship"},
     {"relayer", "audit", "indexer"},
     {"sender", "apikeys"},
     {"chain", "vault", "auth", "brands", "releases", "insights", "local_secrets", "leases"},

@@ -14,12 +14,15 @@ from consent_ledger.api import observe, openapi, problems
 from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.headers import SecurityHeaders
 from consent_ledger.api.rate_limits import AddressRateLimit
-from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public
+from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public, stewardship
 from consent_ledger.apimodels.audit import Export
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# uPlot (the pages' charts) from the npm install of a checkout; a wheel carries it as web/vendor/uplot/.
+CHARTS_URL = "/vendor/uplot"
+CHECKOUT_CHARTS = WEB_DIR.parents[2] / "node_modules" / "uplot" / "dist"
 
 
 def create_app(
@@ -58,8 +61,10 @@ def create_app(
     app.add_middleware(AddressRateLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(observe.RequestObserver)
-    for module in (ops, public, auth, customer, brand, apikeys, audit):
+    for module in (ops, public, auth, customer, brand, apikeys, audit, stewardship):
         app.include_router(module.router)
+    if not (WEB_DIR / CHARTS_URL.lstrip("/")).is_dir() and CHECKOUT_CHARTS.is_dir():
+        app.mount(CHARTS_URL, StaticFiles(directory=CHECKOUT_CHARTS), name="charts")
     if WEB_DIR.is_dir():  # the wallet page and consoles: static files, no build step
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

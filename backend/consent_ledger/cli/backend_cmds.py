@@ -25,6 +25,7 @@ from consent_ledger.errors import InputError
 from consent_ledger.observability.logs import FIELDS, logging_config
 from consent_ledger.observability.metrics import MULTIPROC_ENV, fresh_multiprocess_dir
 from consent_ledger.services.demo import BRANDS, demo_account, seed
+from consent_ledger.services.demo_history import seed_history
 
 # A worker answers the supervisor's health check once it has imported the app and connected: on a
 # busy host that takes longer than uvicorn's 5 s default, and the supervisor would restart it forever.
@@ -48,6 +49,13 @@ def register(commands: Any) -> None:
 
     p = commands.add_parser("seed", help="demo brands, customers, records and grants (devnet only)")
     p.add_argument("--customers", type=int, default=20)
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="then that many days of history (grants, narrowing, revocations, releases, questions) for the "
+        "stewardship pages; needs a devnet started with `devnet start --history-days`",
+    )
     p.set_defaults(handler=cmd_seed)
 
     p = commands.add_parser("relay", help="relay the outbox: once until empty, or --follow")
@@ -142,9 +150,18 @@ def cmd_seed(args: argparse.Namespace) -> int:
         with Progress(transient=True) as progress:
             task = progress.add_task("seeding customers", total=args.customers)
             report = seed(context, args.customers, lambda _s, done, _t: progress.update(task, completed=done))
+            days = progress.add_task("seeding history", total=max(args.history_days, 1))
+            customers = [demo_account(f"customer {n}") for n in range(args.customers)]
+            step = lambda _s, n, _t: progress.update(days, completed=n)  # noqa: E731
+            history = seed_history(context, customers, report.brands, args.history_days, step)
     finally:
         context.close()
     say(f"seeded {len(report.brands)} brands, {len(report.customers)} customers, {report.submissions} new grants")
+    if history.days:
+        say(
+            f"and {history.days} days of history: {history.grants} grants, {history.narrowed} narrowed, "
+            f"{history.revoked} revoked, {history.releases} records released, {history.questions} questions"
+        )
     emit_json({"brands": report.brands, "customers": report.customers[:5], "more_customers": len(report.customers) - 5})
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from consent_ledger.chain.artifacts import contract_artifact, write_packaged
@@ -15,6 +16,8 @@ from consent_ledger.cli.common import add_rpc_flag, emit_json, say, settings_fro
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.errors import ChainError, ConfigError, DeploymentError
 
+DAY = 86_400
+
 
 def register(commands: Any) -> None:
     p = commands.add_parser("compile", help="compile contracts/ into build/contracts")
@@ -23,6 +26,13 @@ def register(commands: Any) -> None:
     p = commands.add_parser("devnet", help="start, stop or inspect the local anvil node")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.add_argument("--port", type=int, help="port (default: $CONSENT_DEVNET_PORT or 8545)")
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="a fresh devnet (no saved state) starts its clock this many days in the past, so `seed "
+        "--history-days` can write a history that ends now",
+    )
     p.set_defaults(handler=cmd_devnet)
 
     p = commands.add_parser("deploy", help="deploy ConsentLedger (reuses a live deployment on the same chain)")
@@ -34,8 +44,11 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_status)
 
 
-def devnet_for(settings: Settings, port: int | None = None) -> Devnet:
-    return Devnet(settings.project_root, settings.var_path / "devnet", port or settings.devnet_port)
+def devnet_for(settings: Settings, port: int | None = None, history_days: int = 0) -> Devnet:
+    devnet = Devnet(settings.project_root, settings.var_path / "devnet", port or settings.devnet_port)
+    if history_days > 0 and not devnet.state_file.exists():
+        devnet.extra_args += ["--timestamp", str(int(time.time()) - history_days * DAY)]
+    return devnet
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -53,7 +66,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_devnet(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    devnet = devnet_for(settings, args.port)
+    devnet = devnet_for(settings, args.port, args.history_days if args.action == "start" else 0)
     if args.action == "start":
         status = devnet.start()
         say(status.describe())

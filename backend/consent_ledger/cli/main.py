@@ -7,7 +7,15 @@ import sys
 from collections.abc import Sequence
 
 from consent_ledger import __version__
-from consent_ledger.cli import audit_cmds, backend_cmds, bench_cmds, chain_cmds, db_cmds, wallet_cmds
+from consent_ledger.cli import (
+    audit_cmds,
+    backend_cmds,
+    bench_cmds,
+    chain_cmds,
+    db_cmds,
+    stewardship_cmds,
+    wallet_cmds,
+)
 from consent_ledger.errors import LedgerError
 from consent_ledger.redaction import redact_text
 
@@ -24,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_cmds.register(commands)
     backend_cmds.register(commands)
     audit_cmds.register(commands)
+    stewardship_cmds.register(commands)
     bench_cmds.register(commands)
     return parser
 
