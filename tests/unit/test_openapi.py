@@ -13,7 +13,17 @@ from consent_ledger.api.app import create_app
 from consent_ledger.config import Settings
 
 MODELS = Path(__file__).resolve().parents[2] / "backend" / "consent_ledger" / "apimodels"
-OPEN = {"/v1/health", "/v1/ready", "/v1/catalog", "/v1/limits", "/v1/brands", "/v1/auth/nonce", "/v1/auth/login"}
+OPEN = {
+    "/v1/health",
+    "/v1/ready",
+    "/v1/catalog",
+    "/v1/limits",
+    "/v1/brands",
+    "/v1/auth/nonce",
+    "/v1/auth/login",
+    "/v1/stewardship/{brand}",
+    "/v1/stewardship/{brand}/figures.csv",
+}
 
 
 @pytest.fixture(scope="module")
