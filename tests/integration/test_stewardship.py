@@ -66,6 +66,18 @@ def test_the_page_figures_describe_the_seeded_history(client: TestClient, histor
     assert "customer" not in json.dumps(figures)  # counts, never customers
 
 
+def test_revocations_were_passed_on(client: TestClient, history: History) -> None:
+    """The seeded brands heard of their revocations (version-3 leaves) and acknowledged most of them."""
+    told = [client.get(f"/v1/stewardship/{brand}").json()["propagation"] for brand in history.brands.values()]
+    assert sum(p["revocations"] for p in told) == history.report.revoked
+    assert sum(p["delivered"] for p in told) == history.report.revoked
+    acknowledged = [p for p in told if p["acknowledged"]]
+    assert acknowledged
+    for figures in acknowledged:
+        assert 0 < figures["share_acknowledged"] <= 1
+        assert 0 < figures["median_seconds"] <= figures["worst_seconds"] <= 14_400
+
+
 def test_the_csv_download_is_the_same_figures(client: TestClient, history: History) -> None:
     brand = history.brands["lumen"]
     figures = client.get(f"/v1/stewardship/{brand}").json()

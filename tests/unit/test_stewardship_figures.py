@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from consent_ledger.addresses import checksum
-from consent_ledger.audit.leaf import InsightLeaf, Leaf, fields_digest
+from consent_ledger.audit.leaf import InsightLeaf, Leaf, PropagationLeaf, fields_digest
 from consent_ledger.audit.merkle import leaf_hash, root
 from consent_ledger.catalog import default_catalog
 from consent_ledger.chain.events import Anchored, Granted, LogPosition, Revoked
@@ -147,11 +147,50 @@ def test_a_log_shorter_than_its_anchors_or_unreadable_does_not_verify() -> None:
     assert "leaf 2 does not decode" in figures["log"]["problems"][0]
 
 
-def test_revocations_without_acknowledgements_share_zero() -> None:
-    figures = compute(facts([granted(1, ALICE, BOTH, FAR), revoked(2, ALICE)], []), [], NAMING)
-    assert figures["propagation"]["revocations"] == 1
-    assert figures["propagation"]["share_acknowledged"] == 0.0
-    assert compute(facts([], []), [], NAMING)["propagation"]["share_acknowledged"] is None
+def step(customer: str, occurred: int, at_: int, ack: str | None = None, kind: str = "consent.revoked") -> bytes:
+    return PropagationLeaf(
+        str(uuid.uuid4()),
+        "delivered" if ack is None else "acknowledged",
+        kind,
+        b"\x07" * 32,
+        checksum(customer),
+        checksum(BRAND),
+        occurred,
+        at_,
+        ack,
+    ).encode()
+
+
+def test_propagation_matches_each_revocation_to_its_steps() -> None:
+    events = [granted(1, c, BOTH, FAR) for c in (ALICE, BOB, CAROL)]
+    events += [revoked(2, ALICE), revoked(3, BOB), revoked(4, CAROL)]
+    alice, bob = T0 + 2 * DAY, T0 + 3 * DAY  # their revocations' block times
+    leaves = [
+        step(ALICE, alice, alice + 5),
+        step(ALICE, alice, alice + 60, "received"),
+        step(ALICE, alice, alice + 600, "stopped_processing"),  # a later acknowledgement: the first counts
+        step(BOB, bob, bob + 9),
+        step(BOB, bob, bob + 3_600, "stopped_processing"),
+        step(CAROL, T0 + 4 * DAY, T0 + 4 * DAY + 9),  # delivered, never acknowledged
+        step(CAROL, T0 + 9 * DAY, T0 + 9 * DAY + 9, "received"),  # names no revocation on the chain
+        step(ALICE, alice, alice + 1, "received", kind="consent.granted"),  # not a revocation's
+    ]
+    figures = compute(facts(events, [anchored(5, leaves, len(leaves))]), leaves, NAMING)
+    assert figures["propagation"] == {
+        "revocations": 3,
+        "delivered": 3,
+        "acknowledged": 2,
+        "share_acknowledged": 0.666667,
+        "median_seconds": 1_830.0,
+        "worst_seconds": 3_600.0,
+    }
+    assert figures["releases"]["total"] == 0  # propagation leaves are no releases
+
+
+def test_without_revocations_there_is_no_share() -> None:
+    propagation = compute(facts([], []), [], NAMING)["propagation"]
+    assert propagation["share_acknowledged"] is None
+    assert propagation["median_seconds"] is None
 
 
 def test_differences_name_each_path() -> None:

@@ -10,6 +10,7 @@ by that clock. A devnet already at the wall clock (seeded before) gets no histor
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -24,9 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent_ledger.audit.anchoring import Anchorer
 from consent_ledger.audit.log import AccessLog
 from consent_ledger.catalog import Catalog
+from consent_ledger.chain.events import REVOKED, Revoked, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.config import DEVNET_CHAIN_ID
 from consent_ledger.errors import ClientError, ConfigError
+from consent_ledger.propagation.steps import PropagationStep, record_step
 from consent_ledger.relayer.worker import RelayerWorker
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
@@ -114,6 +117,7 @@ class _History:
         self.brands = brands
         self.clock = _Clock(context.ledger)
         self.tally = _Tally()
+        self.seen_block = context.ledger.rpc.block_number()
         # The services of a running server, on the devnet's clock instead of the wall clock.
         self.releases = ReleaseService(
             context.gatekeeper,
@@ -160,6 +164,39 @@ class _History:
                     self._grant(customer, brand, offer)
                     self.tally.narrowed += 1
         self.context.relayer.drain()
+        self._tell_brands(rng)
+
+    def _tell_brands(self, rng: random.Random) -> None:
+        """The brands hear of the day's revocations (a signed webhook) and most say they stopped, some late:
+        the propagation steps a webhook delivery and an acknowledgement record (version-3 leaves)."""
+        rpc = self.context.ledger.rpc
+        head = rpc.block_number()
+        if head <= self.seen_block:
+            return
+        query = {"address": self.context.ledger.address, "fromBlock": hex(self.seen_block + 1), "toBlock": hex(head)}
+        logs = rpc.request("eth_getLogs", [{**query, "topics": [REVOKED]}])
+        self.seen_block = head
+        chain_id = rpc.chain_id()
+        for event in decode_logs(logs, self.context.ledger.address):
+            if not isinstance(event, Revoked):
+                continue
+            cause = f"chain:{chain_id}:{event.at.tx_hash}:{event.at.log_index}:{event.brand}"
+            event_id = hashlib.sha256(cause.encode()).digest()
+            occurred = int(rpc.get_block(event.at.block_number)["timestamp"], 16)
+            when = datetime.fromtimestamp(occurred, UTC)
+            told = datetime.fromtimestamp(occurred + rng.randint(2, 90), UTC)
+            steps = [PropagationStep.delivered("consent.revoked", event_id, event.customer, event.brand, when, told)]
+            if rng.random() < 0.85:
+                stopped = datetime.fromtimestamp(occurred + rng.choice([60, 300, 900, 3_600, 14_400]), UTC)
+                steps.append(
+                    PropagationStep.acknowledged(
+                        "consent.revoked", event_id, event.customer, event.brand, when, stopped, "stopped_processing"
+                    )
+                )
+            with self.context.sessions() as session:
+                for step in steps:
+                    record_step(session, step)
+                session.commit()
 
     def _day_of_use(self, label: str, brand: str, rng: random.Random, day: int) -> None:
         purpose, categories = RELEASES[label]

@@ -8,6 +8,9 @@ What counts, and why it can be recomputed by anyone:
   timestamp. A grant is *given* when the customer had no grant in force for the brand at that time, or the
   new one keeps every (purpose, category) pair of the old one (a renewal or a widening); it is *narrowed*
   when it drops any pair. *Active* grants are those in force at the `as_of` block's time.
+- revocation propagation: a revocation on the chain is delivered (or acknowledged) when a version-3 leaf
+  of type consent.revoked names its customer, the brand and its block's timestamp as the time it occurred;
+  the time to acknowledge runs from that block's timestamp to the first acknowledgement's.
 - releases, insight queries, propagation: leaves of the access log, but only those an on-chain anchor of
   the custodian covers (the leaves below the largest anchored size): what the chain does not commit to, a
   reader cannot check. Releases are counted per purpose and per category, never per customer.
@@ -33,6 +36,7 @@ from consent_ledger.chain.events import Anchored, Granted, Revoked
 FORMAT = "consent-ledger-stewardship"
 VERSION = 1
 MICRO = leaf_codec.MICRO
+REVOKED_EVENT = "consent.revoked"
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,8 @@ class _LogFigures:
     categories: Counter[str] = field(default_factory=Counter)
     queries: int = 0
     epsilon_micro: int = 0
+    delivered: set[tuple[str, int]] = field(default_factory=set)  # (customer, occurred at) of revocations
+    acknowledged: dict[tuple[str, int], int] = field(default_factory=dict)  # -> the first acknowledgement's time
 
 
 def _count_leaves(
@@ -192,6 +198,14 @@ def _count_leaves(
             check.problems.append(f"leaf {index} does not decode: {error}")
             continue
         if decoded.brand.lower() != wanted:
+            continue
+        if isinstance(decoded, leaf_codec.PropagationLeaf):
+            if decoded.event_type == REVOKED_EVENT:
+                key = (decoded.customer.lower(), decoded.occurred_at)
+                if decoded.step == "delivered":
+                    found.delivered.add(key)
+                else:
+                    found.acknowledged[key] = min(decoded.at, found.acknowledged.get(key, decoded.at))
             continue
         if isinstance(decoded, leaf_codec.InsightLeaf):
             found.queries += 1
@@ -237,15 +251,21 @@ def _daily_rows(daily: dict[str, _Daily], last_day: str) -> list[dict[str, Any]]
     return rows
 
 
-def _propagation(revocations: int) -> dict[str, Any]:
-    """Revocation propagation from version-3 leaves; until the log carries them, nothing is acknowledged."""
+def _propagation(facts: ChainFacts, found: _LogFigures) -> dict[str, Any]:
+    """Each revocation on the chain against the version-3 leaves that name it."""
+    revocations = [
+        (event.customer.lower(), facts.times[event.at.block_number])
+        for event in facts.events
+        if isinstance(event, Revoked)
+    ]
+    waits = [found.acknowledged[key] - key[1] for key in revocations if key in found.acknowledged]
     return {
-        "revocations": revocations,
-        "delivered": 0,
-        "acknowledged": 0,
-        "share_acknowledged": 0.0 if revocations else None,
-        "median_seconds": None,
-        "worst_seconds": None,
+        "revocations": len(revocations),
+        "delivered": sum(1 for key in revocations if key in found.delivered),
+        "acknowledged": len(waits),
+        "share_acknowledged": round(len(waits) / len(revocations), 6) if revocations else None,
+        "median_seconds": _median(waits),
+        "worst_seconds": float(max(waits)) if waits else None,
     }
 
 
@@ -274,7 +294,7 @@ def compute(facts: ChainFacts, leaves: Sequence[bytes], naming: Naming) -> dict[
             "by_category": _ranked(found.categories),
         },
         "insights": {"queries": found.queries, "epsilon_spent": _epsilon(found.epsilon_micro)},
-        "propagation": _propagation(grants["revoked"]),
+        "propagation": _propagation(facts, found),
         "log": {
             "verifies": not check.problems,
             "problems": check.problems,
