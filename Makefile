@@ -70,11 +70,11 @@ lock: | $(BIN)/python
 	@$(MAKE) --no-print-directory setup
 
 run: setup
-	@$(CL) devnet start
+	@$(CL) devnet start --history-days 42
 	@$(CL) compile
 	@$(CL) deploy > /dev/null
 	@$(CL) db upgrade
-	@$(CL) seed
+	@$(CL) seed --history-days 42
 	@$(CL) serve
 
 devnet-stop: setup
@@ -117,6 +117,9 @@ gas: setup
 wheel: setup
 	@$(CL) compile
 	@rm -rf dist build/lib build/bdist.*  # setuptools keeps old files there, and would ship them
+	@mkdir -p backend/consent_ledger/web/vendor/uplot  # the pages' charts, from the npm install (git-ignored)
+	@cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE \
+	  backend/consent_ledger/web/vendor/uplot/
 	@$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/*.whl
 

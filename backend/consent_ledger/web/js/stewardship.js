@@ -137,7 +137,6 @@ async function show(brand, names) {
   const csv = $("download-csv");
   csv.href = `${path}/figures.csv`;
   csv.download = `stewardship-${brand.toLowerCase()}.csv`;
-  $("compare-link").href = `compare.html?brands=${brand}`;
   $("report-command").textContent = command(f);
   $("figures").hidden = false;
   fill($("grants"), ...grants(f));
