@@ -1,0 +1,185 @@
+"""The public stewardship page in real Chromium (issue 12 item 2): on a seeded history, without a wallet, its
+charts are drawn, every number it shows is the report command's, its downloads are the same figures, and it
+works on a phone-sized screen and with the keyboard. Screenshots go to build/e2e-screenshots/."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import shot, shot_part
+from playwright.sync_api import Browser, Page, expect
+
+from consent_ledger.api.app import create_app
+from consent_ledger.chain.devnet import free_port
+from consent_ledger.cli.main import main
+from consent_ledger.stewardship.tables import to_csv
+from live_server import app_in_thread
+from stewardship_support import History, seeded_history
+from waiting import UI_TIMEOUT_MS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chain]
+PHONE = {"width": 390, "height": 844}
+CHARTS = ["chart-grants", "chart-purposes", "chart-categories", "chart-releases", "chart-insights"]
+
+
+@pytest.fixture(scope="module")
+def history(artifacts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
+    with seeded_history(tmp_path_factory.mktemp("history"), artifacts, days=8, customers=8) as world:
+        yield world
+
+
+@pytest.fixture(scope="module")
+def site(history: History) -> Iterator[tuple[str, Any]]:
+    port = free_port()
+    app = create_app(history.settings, run_relayer=False)  # a still chain: the page and the report see one block
+    with app_in_thread(app, port):
+        yield f"http://127.0.0.1:{port}", app.state.context
+
+
+@pytest.fixture
+def visit(browser: Browser, site: tuple[str, Any]) -> Iterator[Any]:
+    contexts, errors = [], []
+
+    def open_(path: str, viewport: dict[str, int] | None = None) -> Page:
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900}, base_url=site[0])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        page.on("pageerror", lambda error: errors.append(f"uncaught {error}"))
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(path)
+        if "brand=" in path:
+            expect(page.locator("body[data-loaded]")).to_have_count(1)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert errors == [], "script errors or CSP violations in the page"
+
+
+def report(history: History, context: Any, brand: str, block: int, tmp: Path) -> dict[str, Any]:
+    log = history.export_log(context, tmp / "log.jsonl")
+    out = tmp / "report.json"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(
+            [
+                "stewardship",
+                "report",
+                "--brand",
+                brand,
+                "--rpc",
+                history.chain.rpc.url,
+                "--log",
+                str(log),
+                "--as-of",
+                str(block),
+            ]
+        )
+    assert code == 0
+    out.write_text(buffer.getvalue())
+    return dict(json.loads(buffer.getvalue()))
+
+
+def value_at(figures: Any, path: str) -> Any:
+    for part in path.split("."):
+        figures = figures[int(part)] if isinstance(figures, list) else figures[part]
+    return figures
+
+
+def shown(value: Any) -> str:
+    """A JSON value as the page prints it (JavaScript's String())."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def drawn_pixels(page: Page, chart: str) -> int:
+    return int(
+        page.evaluate(
+            """(id) => {
+              const canvas = document.querySelector(`#${id} canvas`);
+              const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+              let n = 0;
+              for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
+              return n;
+            }""",
+            chart,
+        )
+    )
+
+
+def test_the_page_shows_the_report_commands_numbers(visit, history: History, site, tmp_path: Path) -> None:
+    brand = history.brands["acme"]
+    page = visit(f"/stewardship.html?brand={brand}")
+    assert page.evaluate("typeof window.ethereum") == "undefined"  # no wallet anywhere
+    block = int(page.locator("body").get_attribute("data-loaded") or "0")
+    recomputed = report(history, site[1], brand, block, tmp_path)
+    figures = page.locator("[data-figure]")
+    assert figures.count() == 18  # every figure the page prints
+    for n in range(figures.count()):
+        node = figures.nth(n)
+        path, value = node.get_attribute("data-figure") or "", node.get_attribute("data-value")
+        assert value == shown(value_at(recomputed, path)), path
+    expect(page.locator("#title")).to_have_text("Stewardship: Acme Outdoor")
+    expect(page.locator("#summary")).to_contain_text("the log verifies")
+    for chart in CHARTS:
+        expect(page.locator(f"#{chart}[data-drawn='true'] canvas").first).to_be_visible()
+        assert drawn_pixels(page, chart) > 500, chart
+    with page.expect_download() as got:
+        page.locator("#download-json").click()
+    assert json.loads(Path(got.value.path()).read_text()) == recomputed
+    with page.expect_download() as got:
+        page.locator("#download-csv").click()
+    assert Path(got.value.path()).read_text() == to_csv(recomputed)
+    shot(page, "stewardship-desktop")
+    shot_part(page.locator("#chart-grants"), "stewardship-grants-chart")
+
+
+def test_the_page_on_a_phone(visit, history: History) -> None:
+    page = visit(f"/stewardship.html?brand={history.brands['lumen']}", viewport=PHONE)
+    for chart in CHARTS:
+        expect(page.locator(f"#{chart}[data-drawn='true']")).to_have_count(1)
+        box = page.locator(f"#{chart} canvas").first.bounding_box()
+        assert box is not None
+        assert box["width"] <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator("#chart-grants summary").click()
+    expect(page.locator("#chart-grants details table")).to_be_visible()
+    shot(page, "stewardship-phone")
+
+
+def test_the_page_with_the_keyboard(visit, history: History) -> None:
+    page = visit("/stewardship.html")
+    expect(page.locator("#brand-pick option")).to_have_count(1 + len(history.brands))
+    order = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+    assert order.index("brand-pick") < order.index("pick-btn")
+    page.locator("#brand-pick").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("body[data-loaded]")).to_have_count(1)
+    expect(page.locator("#title")).to_have_text("Stewardship: Acme Outdoor")
+    targets = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        targets.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+    assert targets.index("download-json") < targets.index("download-csv")
+    assert "SUMMARY" in targets  # each chart's numbers open from the keyboard
+    page.keyboard.press("Enter")
+    expect(page.locator("details[open] table").first).to_be_visible()
+    shot(page, "stewardship-keyboard")
