@@ -40,6 +40,7 @@ from consent_ledger.services.audit import AuditService
 from consent_ledger.services.consents import ConsentService
 from consent_ledger.services.gatekeeper import Gatekeeper
 from consent_ledger.services.insights import InsightPolicy, InsightService
+from consent_ledger.services.notices import NoticeService
 from consent_ledger.services.readiness import ReadinessService
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
@@ -78,6 +79,7 @@ class AppContext:
     access_log: AccessLog
     anchorer: Anchorer
     audit: AuditService
+    notices: NoticeService
     indexer: Indexer
     leases: LeaseStore
     replica: str
@@ -281,7 +283,19 @@ def build_context(settings: Settings) -> AppContext:
         relayer=worker,
         access_log=access_log,
         anchorer=anchorer,
-        audit=AuditService(access_log, anchorer, ledger, deployment, sessions, catalog, brands, [signer.address]),
+        audit=AuditService(
+            access_log,
+            anchorer,
+            ledger,
+            deployment,
+            sessions,
+            catalog,
+            brands,
+            [signer.address],
+            vault=vault,
+            ack_within=settings.ack_within_seconds,
+        ),
+        notices=NoticeService(sessions, access_log, vault, brands, ledger.rpc),
         indexer=indexer,
         leases=leases,
         replica=replica,

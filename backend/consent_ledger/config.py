@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     insight_min_group_size: int = Field(
         default=10, ge=1, description="noisy counts below this are suppressed (never shown)"
     )
+    ack_within_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="a brand not told of a revocation or erasure by then is not_told; told, not acknowledged: "
+        "unacknowledged",
+    )
 
     @field_validator("auditors", mode="before")
     @classmethod

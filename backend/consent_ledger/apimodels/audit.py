@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from consent_ledger.apimodels.base import AnchorOut, HistoryItem, Reply
 
 
@@ -45,3 +47,4 @@ class Verification(Reply):
     summary: VerificationSummary
     violations: list[dict[str, object]]
     unverified: list[dict[str, object]]
+    unacknowledged: list[dict[str, object]] = Field(default_factory=list)

@@ -2,15 +2,18 @@
 
 Line 1 is a header, then one line per leaf in index order, then one line per anchor the custodian
 recorded, then (version 2) the consistency proof the custodian serves between each two consecutive
-anchors:
+anchors, then (version 3) one line per customer whose data the custodian erased, with its time (an
+erasure is not on-chain: the verifier checks that every brand that received the data was told of it):
 
-    {"format": "consent-ledger-access-log", "version": 2, "chain_id": 31337, "contract": "0x..",
+    {"format": "consent-ledger-access-log", "version": 3, "chain_id": 31337, "contract": "0x..",
      "custodian": "0x..", "from_block": 1, "size": 3, "exported_at": "..."}
     {"type": "leaf", "index": 0, "leaf": "0x<153 bytes>"}
     {"type": "anchor", "size": 3, "root": "0x..", "tx_hash": "0x..", "block_number": 9}
     {"type": "consistency", "first": 3, "second": 7, "proof": ["0x<32 bytes>", ...]}
+    {"type": "erasure", "customer": "0x..", "erased_at": 1764662400}
 
 Version-1 files (no consistency lines) are still read; the verifier then reports the proofs missing.
+Version-1 and -2 files carry no erasures.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from typing import Any
 from consent_ledger.audit.errors import AuditError
 
 FORMAT = "consent-ledger-access-log"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass
@@ -39,6 +42,8 @@ class LogFile:
     anchors: list[dict[str, Any]] = field(default_factory=list)
     # (first size, second size) -> the custodian's consistency proof between those two anchors
     proofs: dict[tuple[int, int], list[bytes]] = field(default_factory=dict)
+    # (customer, erased at in unix seconds): the custodian's erasures
+    erasures: list[tuple[str, int]] = field(default_factory=list)
 
 
 def write(path: Path, log: LogFile) -> int:
@@ -63,6 +68,8 @@ def write(path: Path, log: LogFile) -> int:
         for (first, second), proof in log.proofs.items():
             row = {"type": "consistency", "first": first, "second": second, "proof": ["0x" + p.hex() for p in proof]}
             out.write(json.dumps(row) + "\n")
+        for customer, erased_at in log.erasures:
+            out.write(json.dumps({"type": "erasure", "customer": customer, "erased_at": erased_at}) + "\n")
     tmp.replace(path)
     return len(log.leaves)
 
@@ -107,6 +114,8 @@ def read(path: Path) -> LogFile:
                 log.anchors.append(row)
             elif kind == "consistency":
                 log.proofs[(int(row["first"]), int(row["second"]))] = [_hex(p) for p in row["proof"]]
+            elif kind == "erasure":
+                log.erasures.append((str(row["customer"]), int(row["erased_at"])))
             else:
                 raise AuditError(f"{path}:{number}: unknown line type {kind!r}")
         except (KeyError, ValueError, TypeError) as exc:

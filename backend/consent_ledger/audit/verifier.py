@@ -7,7 +7,11 @@ roots alone; flags leaves no on-chain anchor covers; and re-checks every release
 state at the block it was decided at (one batch-view eth_call per block, pinned by number after
 checking the block hash). Insight-query leaves (version 2: aggregates, no record left) are counted
 with the epsilon each brand was charged, and their block must be canonical too. Propagation leaves
-(version 3: a brand was told of an event, or acknowledged it) are counted per step. Each check can fail
+(version 3: a brand was told of an event, or acknowledged it) are counted per step, and every revocation
+(on-chain) and erasure (declared in the file) of a customer whose data a brand received must have a
+delivered leaf for that brand once `ack_within` seconds have passed (else a `not_told` violation); a
+delivered one still without a settling acknowledgement by then is reported in `Report.unacknowledged`
+(the brand's lapse, not the log's: it leaves the status as it is). Each check can fail
 on its own; tests/integration/test_audit_verifier.py makes each one fail.
 
 What it could not check is reported apart from violations (`Report.unverified`): releases whose block
@@ -28,7 +32,9 @@ from consent_ledger.audit import leaf as leaf_codec
 from consent_ledger.audit.errors import AuditError, ProofError, RootMismatchError
 from consent_ledger.audit.export_file import LogFile
 from consent_ledger.audit.merkle import MerkleTree, leaf_hash
+from consent_ledger.audit.notices import Pending, overdue
 from consent_ledger.audit.verify import verify_consistency
+from consent_ledger.audit.verify_notices import logged_notices
 from consent_ledger.chain.events import ANCHORED, Anchored, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
@@ -36,6 +42,7 @@ from consent_ledger.domain import Query
 from consent_ledger.errors import ChainError, RpcError
 
 Progress = Callable[[str, int, int], None]
+ACK_WITHIN = 86_400  # seconds a brand has to be told of a revocation or erasure, and to acknowledge it
 
 
 @dataclass
@@ -60,6 +67,9 @@ class Report:
     insight_queries: int = 0
     insight_epsilon: dict[str, float] = field(default_factory=dict)  # brand -> epsilon charged in the log
     propagation_steps: dict[str, int] = field(default_factory=dict)  # "delivered"/"acknowledged" -> v3 leaves
+    notices_owed: int = 0  # revocations and erasures owed to a brand that received the customer's data
+    # told, but not acknowledged in time: the brand's lapse (a `not_told` notice is the custodian's: a violation)
+    unacknowledged: list[Violation] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     unverified: list[Unverified] = field(default_factory=list)
 
@@ -86,6 +96,9 @@ class Report:
             "insight_queries": self.insight_queries,
             "insight_epsilon": {brand: round(spent, 6) for brand, spent in sorted(self.insight_epsilon.items())},
             "propagation_steps": dict(sorted(self.propagation_steps.items())),
+            "notices_owed": self.notices_owed,
+            "not_told": sum(v.kind == "not_told" for v in self.violations),
+            "unacknowledged": len(self.unacknowledged),
             "violations": len(self.violations),
             "unverified": len(self.unverified),
         }
@@ -300,9 +313,35 @@ def _check_block(
             )
 
 
-def verify_log(rpc: RpcClient, log: LogFile, progress: Progress = lambda _s, _d, _t: None) -> Report:
+def _describe(late: Pending) -> str:
+    n = late.notice
+    change = "revocation" if n.event_type == "consent.revoked" else "erasure"
+    where = f" (block {n.block_number}, tx {n.tx_hash})" if n.block_number is not None else ""
+    if late.kind == "not_told":
+        return (
+            f"{n.brand} received data of {n.customer} but the log shows no delivery of the {change}{where} "
+            f"after {late.waiting} s"
+        )
+    return f"{n.brand} was told of the {change} of {n.customer}{where} {late.waiting} s ago and has not acknowledged it"
+
+
+def _check_notices(rpc: RpcClient, log: LogFile, leaves: list[bytes], report: Report, within: int) -> None:
+    """Every revocation and erasure owed to a brand has a delivered leaf (else `not_told`, a violation) and a
+    settling acknowledgement (else `unacknowledged`), each once `within` seconds have passed."""
+    found, now = logged_notices(rpc, log, leaves)
+    report.notices_owed = sum(n.owed for n in found)
+    for late in overdue(found, now, within):
+        step = late.notice.told
+        item = Violation(late.kind, _describe(late), None if step is None else step.index)
+        (report.violations if late.kind == "not_told" else report.unacknowledged).append(item)
+
+
+def verify_log(
+    rpc: RpcClient, log: LogFile, progress: Progress = lambda _s, _d, _t: None, *, ack_within: int = ACK_WITHIN
+) -> Report:
     """Every check. What could not be checked goes to `report.unverified`; a node that does not answer at all
-    raises (a verification that could not run is not a clean one)."""
+    raises (a verification that could not run is not a clean one). `ack_within`: seconds after which an owed
+    notice not delivered is `not_told` and one delivered but not acknowledged is `unacknowledged`."""
     report = Report()
     if rpc.chain_id() != log.chain_id:
         raise ChainError(f"the log is for chain {log.chain_id}, the RPC serves chain {rpc.chain_id()}")
@@ -310,4 +349,5 @@ def verify_log(rpc: RpcClient, log: LogFile, progress: Progress = lambda _s, _d,
     progress("tree", len(leaves), len(log.leaves))
     _check_anchors(rpc, log, tree, report)
     _check_releases(rpc, log, leaves, report, progress)
+    _check_notices(rpc, log, leaves, report, ack_within)
     return report

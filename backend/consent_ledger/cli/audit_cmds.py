@@ -11,7 +11,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from consent_ledger.audit import export_file
-from consent_ledger.audit.verifier import verify_log
+from consent_ledger.audit.verifier import ACK_WITHIN, verify_log
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.cli.common import emit_json, say, settings_from
 from consent_ledger.cli.index_cmd import index_command
@@ -32,6 +32,13 @@ def register(commands: Any) -> None:
     verify.add_argument("--rpc", required=True, metavar="URL")
     verify.add_argument("--log", type=Path, required=True)
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument(
+        "--ack-within",
+        type=int,
+        default=ACK_WITHIN,
+        metavar="SECONDS",
+        help="report revocations and erasures not told to, or not acknowledged by, a brand after this long",
+    )
     verify.set_defaults(handler=cmd_verify)
 
     anchor = sub.add_parser("anchor", help="anchor the current log root on-chain now")
@@ -49,12 +56,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             anchored = context.anchorer.anchor_now()
             if anchored is not None:
                 say(f"anchored size {anchored.size} in block {anchored.block_number}")
-        exported = context.access_log.export(
-            context.deployment.chain_id,
-            context.ledger.address,
-            context.anchorer.sender.address,
-            context.deployment.deploy_block,
-        )
+        exported = context.audit.export()
         count = export_file.write(args.out, exported)
     finally:
         context.close()
@@ -76,7 +78,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("verifying releases", total=max(len(log.leaves), 1))
-            report = verify_log(rpc, log, lambda _s, done, _t: progress.update(task, completed=done))
+            report = verify_log(
+                rpc, log, lambda _s, done, _t: progress.update(task, completed=done), ack_within=args.ack_within
+            )
     except ChainError as error:
         print(f"could not verify: {error}", file=sys.stderr)
         return EXIT_UNVERIFIED
@@ -86,6 +90,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "summary": report.summary(),
                 "violations": [v.to_json() for v in report.violations],
                 "unverified": [u.to_json() for u in report.unverified],
+                "unacknowledged": [u.to_json() for u in report.unacknowledged],
             }
         )
     else:
@@ -94,12 +99,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"{summary['leaves']} leaves, {summary['anchors']} on-chain anchors, "
             f"{summary['releases_checked']} releases re-checked at {summary['blocks']} blocks"
         )
+        if summary["notices_owed"] or report.propagation_steps:
+            print(
+                f"{summary['notices_owed']} revocations and erasures owed to brands; "
+                f"{report.propagation_steps.get('delivered', 0)} delivered, "
+                f"{report.propagation_steps.get('acknowledged', 0)} acknowledgements"
+            )
         for violation in report.violations:
             where = f" (leaf {violation.leaf})" if violation.leaf is not None else ""
             print(f"VIOLATION {violation.kind}{where}: {violation.detail}")
         for unchecked in report.unverified:
             where = f" (leaf {unchecked.leaf})" if unchecked.leaf is not None else ""
             print(f"UNVERIFIED {unchecked.kind}{where}: {unchecked.detail}")
+        for late in report.unacknowledged:
+            print(f"UNACKNOWLEDGED (leaf {late.leaf}): {late.detail}")
         if report.violations:
             print(f"{len(report.violations)} violations")
         if report.unverified:

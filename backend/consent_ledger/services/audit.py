@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum_address
 from consent_ledger.audit.anchoring import Anchorer
+from consent_ledger.audit.export_file import LogFile
 from consent_ledger.audit.log import AccessLog
-from consent_ledger.audit.verifier import verify_log
+from consent_ledger.audit.verifier import ACK_WITHIN, verify_log
 from consent_ledger.brands.registry import BrandRegistry
 from consent_ledger.catalog import Catalog
 from consent_ledger.chain.deploy import Deployment
@@ -28,6 +29,7 @@ from consent_ledger.indexer import queries
 from consent_ledger.releases.models import ReleaseReceipt
 from consent_ledger.services.consent_receipts import consent_receipt
 from consent_ledger.services.history import HistoryView
+from consent_ledger.vault import Vault
 
 
 def _hex(data: bytes) -> str:
@@ -45,9 +47,13 @@ class AuditService:
         catalog: Catalog,
         brands: BrandRegistry,
         custodians: Sequence[str] = (),
+        *,
+        vault: Vault | None = None,
+        ack_within: int = ACK_WITHIN,
     ) -> None:
         """`custodians`: the addresses our backend sends transactions from (relayer, anchorer); a
-        customer sees rejections sent by these or by themselves."""
+        customer sees rejections sent by these or by themselves. `vault`: whose erasures the exported
+        log declares; `ack_within`: the verifier's window for telling brands and their acknowledgements."""
         self.log = log
         self.anchorer = anchorer
         self.ledger = ledger
@@ -55,6 +61,8 @@ class AuditService:
         self._sessions = session_factory
         self.catalog = catalog
         self.brands = brands
+        self.vault = vault
+        self.ack_within = ack_within
         self.custodians = tuple(checksum_address(a) for a in (*custodians, anchorer.sender.address))
         self.events = HistoryView(session_factory, catalog)
         self._verification: dict[str, Any] | None = None
@@ -207,22 +215,30 @@ class AuditService:
             raise NotFoundError("no verification has run yet: POST /v1/audit/verification")
         return self._verification
 
+    def export(self) -> LogFile:
+        """The log as the custodian hands it to an auditor, with the vault's erasures (which are not on-chain)."""
+        exported = self.log.export(
+            self.deployment.chain_id,
+            self.deployment.address,
+            self.anchorer.sender.address,
+            self.deployment.deploy_block,
+        )
+        if self.vault is not None:
+            exported.erasures = [(customer, int(at.timestamp())) for customer, at in self.vault.erasures()]
+        return exported
+
     def verify_now(self) -> dict[str, Any]:
         """Anchor what is pending, then run the independent verifier over the log as exported."""
         with self._verify_lock:
             self.anchorer.anchor_now()
-            log = self.log.export(
-                self.deployment.chain_id,
-                self.deployment.address,
-                self.anchorer.sender.address,
-                self.deployment.deploy_block,
-            )
-            report = verify_log(self.ledger.rpc, log)
+            log = self.export()
+            report = verify_log(self.ledger.rpc, log, ack_within=self.ack_within)
             self._verification = {
                 "ran_at": datetime.now(UTC).isoformat(),
                 "ok": report.ok,
                 "summary": report.summary(),
                 "violations": [v.to_json() for v in report.violations],
                 "unverified": [u.to_json() for u in report.unverified],
+                "unacknowledged": [u.to_json() for u in report.unacknowledged],
             }
             return self._verification

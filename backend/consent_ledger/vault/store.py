@@ -215,6 +215,15 @@ class Vault:
                 row.erased_at = now
             return int(count or 0)
 
+    def erasures(self, customers: list[str] | None = None) -> list[tuple[str, datetime]]:
+        """(address, erased at) of every erased customer (or of those in `customers`), oldest first."""
+        query = select(Customer.address, Customer.erased_at).where(Customer.erased_at.is_not(None))
+        if customers is not None:
+            query = query.where(Customer.address.in_([checksum_address(c) for c in customers]))
+        with self._sessions() as session:
+            rows = session.execute(query.order_by(Customer.erased_at, Customer.address)).all()
+        return [(str(address), erased_at) for address, erased_at in rows if erased_at is not None]
+
     def customer_exists(self, customer: str) -> bool:
         """True when the vault knows `customer` and has not erased them."""
         address = checksum_address(customer)

@@ -11,7 +11,7 @@ from fastapi import Response
 
 from consent_ledger.api.deps import AuditorDep, ContextDep, PrincipalDep
 from consent_ledger.api.openapi import EVERY_ROUTE, SIGNED_IN, Router, problems
-from consent_ledger.apimodels import audit, base
+from consent_ledger.apimodels import audit, base, propagation
 from consent_ledger.errors import InputError
 
 router = Router(prefix="/v1/audit", tags=["audit"], responses=problems(*EVERY_ROUTE, *SIGNED_IN))
@@ -121,6 +121,13 @@ def _attachment(name: str) -> dict[str, str]:
 @router.get("/consent-receipts", response_model=base.ConsentReceipts, responses=problems(422))
 def consent_receipts(_: AuditorDep, context: ContextDep, customer: str | None = None) -> dict[str, Any]:
     return {"receipts": context.audit.consent_receipts(customer)}
+
+
+@router.get("/unacknowledged", response_model=propagation.Unacknowledged)
+def unacknowledged(_: AuditorDep, context: ContextDep) -> dict[str, Any]:
+    """Brands that still owe an acknowledgement of a revocation or erasure (or were never told of one owed
+    to them, having received the customer's data), and how long each has waited, longest first."""
+    return context.notices.unacknowledged()
 
 
 @router.get("/verification", response_model=audit.Verification, responses=problems(404))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from consent_ledger.api.deps import ContextDep, CustomerDep
 from consent_ledger.api.openapi import EVERY_ROUTE, SIGNED_IN, Router, problems
-from consent_ledger.apimodels import base, customer
+from consent_ledger.apimodels import base, customer, propagation
 from consent_ledger.errors import InputError, NotFoundError
 
 router = Router(prefix="/v1/me", tags=["customer"], responses=problems(*EVERY_ROUTE, *SIGNED_IN))
@@ -158,6 +158,13 @@ def accesses(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
     """Who accessed my data, what, for which purpose, when; each with its access-log inclusion proof
     to the latest anchored root (verify it yourself: the root is on-chain)."""
     return context.audit.accesses(principal.address)
+
+
+@router.get("/notices", response_model=propagation.Notices)
+def notices(principal: CustomerDep, context: ContextDep) -> dict[str, Any]:
+    """What each brand was told of my revocations and erasures, and when it acknowledged: each step with its
+    access-log leaf and inclusion proof to the latest anchored root."""
+    return context.notices.customer_notices(principal.address)
 
 
 @router.get("/history", response_model=base.HistoryPage, responses=problems(422))

@@ -4,6 +4,7 @@
 import { ApiError, api, download } from "./api.js";
 import { $, badge, busy, el, facts, fill, say, when } from "./ui.js";
 import { setupSession } from "./session.js";
+import { loadWaiting } from "./waiting.js";
 
 const KINDS = {
   granted: ["Grant", "ok"],
@@ -138,6 +139,9 @@ function renderVerification(result) {
     violations.length
       ? el("ul", { class: "small", id: "violations" }, violations.map((v) => el("li", {}, el("strong", {}, `${v.kind}: `), v.detail)))
       : el("p", { class: "small muted" }, "No violations found."),
+    (result.unacknowledged || []).length
+      ? el("ul", { class: "small", id: "unacknowledged" }, result.unacknowledged.map((u) => el("li", {}, el("strong", {}, "unacknowledged: "), u.detail)))
+      : null,
   );
 }
 
@@ -171,7 +175,7 @@ function downloadButton(id, path, filename) {
 }
 
 async function loadAll() {
-  const tasks = [loadTreeHead(), loadVerification(), loadTimeline(false)];
+  const tasks = [loadTreeHead(), loadVerification(), loadWaiting(), loadTimeline(false)];
   const results = await Promise.allSettled(tasks);
   const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
   if (failed.length) say(failed.join(" "), "error");
@@ -196,6 +200,7 @@ $("filter-form").addEventListener("submit", (event) => {
 });
 $("more-btn").addEventListener("click", (event) => busy(event.currentTarget, () => loadTimeline(true)));
 $("verify-btn").addEventListener("click", runVerification);
+$("waiting-refresh").addEventListener("click", (event) => busy(event.currentTarget, loadWaiting));
 downloadButton("export-json", "/v1/audit/export?format=json", () => `consent-ledger-audit-${stamp()}.json`);
 downloadButton("export-csv", "/v1/audit/export?format=csv", () => `consent-ledger-audit-${stamp()}.csv`);
 $("receipts-form").addEventListener("submit", (event) => {

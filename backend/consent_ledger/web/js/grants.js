@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { $, badge, busy, el, facts, fill, say, when } from "./ui.js";
 import * as wallet from "./wallet.js";
+import { watchNotices } from "./notices.js";
 
 // bytes4(keccak256("revoke(address)")): the contract's own revoke, callable only by the customer.
 // The e2e tests check this constant against the compiled ABI.
@@ -82,7 +83,7 @@ async function revokeDirect(brand) {
     return;
   }
   say(`Revoked directly on-chain in block ${Number.parseInt(receipt.blockNumber, 16)} (transaction ${hash}).`, "ok");
-  await loadGrants();
+  await Promise.all([loadGrants(), watchNotices()]);
 }
 
 export function setupGrants({ app, session, revokeBySignature }) {

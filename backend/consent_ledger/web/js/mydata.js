@@ -3,6 +3,7 @@
 
 import { ApiError, api, download } from "./api.js";
 import { $, busy, el, fill, say } from "./ui.js";
+import { watchNotices } from "./notices.js";
 
 let ctx = null;
 let rowCount = 0;
@@ -99,6 +100,7 @@ async function erase(event) {
     $("erase-box").hidden = true;
     say(`Erased: ${result.erased_fields} field(s) and your encryption key are gone for good.`, "ok");
     setErased("Your data was erased; nothing more can be stored for this address.");
+    watchNotices();
   });
 }
 

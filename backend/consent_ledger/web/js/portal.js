@@ -8,6 +8,7 @@ import * as wallet from "./wallet.js";
 import { track } from "./submissions.js";
 import { loadGrants, setupGrants } from "./grants.js";
 import { loadAccesses, setupAccesses } from "./accesses.js";
+import { loadNotices, setupNotices, watchNotices } from "./notices.js";
 import { loadData, setupData } from "./mydata.js";
 
 const app = { catalog: null, brands: [], health: null, session: null, maxDays: 730 };
@@ -127,7 +128,7 @@ function setSignedIn(session) {
 }
 
 async function refreshAccount() {
-  await Promise.all([loadGrants(), loadAccesses(), loadData()].map((p) => p.catch((error) => say(error.message, "error"))));
+  await Promise.all([loadGrants(), loadAccesses(), loadNotices(), loadData()].map((p) => p.catch((error) => say(error.message, "error"))));
 }
 
 async function grant(event) {
@@ -166,7 +167,7 @@ async function revokeBySignature(brand) {
   const signature = await wallet.signTypedData(session.state.address, typed);
   const submission = await api("/v1/me/submissions", { method: "POST", body: { kind: "revoke", message: typed.message, signature } });
   const final = await track(submission);
-  if (final.status === "confirmed") await loadGrants();
+  if (final.status === "confirmed") await Promise.all([loadGrants(), watchNotices()]);
 }
 
 const session = setupSession({
@@ -181,6 +182,7 @@ setupGrants({
   revokeBySignature,
 });
 setupAccesses({ app, session });
+setupNotices({ app, session });
 setupData({ app, session });
 
 $("grant-form").addEventListener("submit", grant);
