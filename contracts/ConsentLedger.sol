@@ -7,6 +7,7 @@ import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 
 import {IConsentLedger} from "./interfaces/IConsentLedger.sol";
 import {GrantHash} from "./libraries/GrantHash.sol";
+import {TermsRules} from "./libraries/TermsRules.sol";
 
 /// @title Consent Ledger
 /// @notice Customer-signed data-sharing grants, per purpose, and per-custodian access-log anchors.
@@ -27,7 +28,7 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     uint256 public constant ERC1271_GAS_LIMIT = 100_000;
 
     /// @inheritdoc IConsentLedger
-    uint256 public constant MAX_GRANT_DURATION = 730 days;
+    uint256 public constant MAX_GRANT_DURATION = TermsRules.MAX_GRANT_DURATION;
 
     /*//////////////////////////////////////////////////////////////
                                  STORAGE
@@ -67,9 +68,9 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     /// @inheritdoc IConsentLedger
     function grant(address brand, PurposeTerms[] calldata terms, uint40 expiresAt, bytes32 noticeHash) external {
         Pair storage pair = _pairs[msg.sender][brand];
-        (Rejection reason, uint64 purposes, uint256 index) = _checkTerms(brand, terms, expiresAt);
+        (Rejection reason, uint64 purposes, uint256 index) = TermsRules.check(brand, terms, expiresAt);
         if (reason != Rejection.None) {
-            _revertTerms(reason, msg.sender, brand, expiresAt, index);
+            TermsRules.revertFor(reason, msg.sender, brand, expiresAt, index);
         }
         _recordGrant(pair, msg.sender, brand, terms, purposes, expiresAt, noticeHash, pair.header.nonce);
     }
@@ -228,48 +229,17 @@ contract ConsentLedger is IConsentLedger, EIP712 {
     function _allows(Pair storage pair, uint64 categories, uint64 purposes) private view returns (bool) {
         Header memory h = pair.header;
         if (purposes == 0 || block.timestamp >= h.expiresAt || h.purposes & purposes != purposes) return false;
-        uint64 first = _lowestBit(h.purposes);
+        uint64 first = TermsRules.lowestBit(h.purposes);
         if (purposes & first != 0) {
             if (h.firstCategories & categories != categories) return false;
             purposes ^= first;
         }
         while (purposes != 0) {
-            uint64 bit = _lowestBit(purposes);
+            uint64 bit = TermsRules.lowestBit(purposes);
             if (pair.categories[bit] & categories != categories) return false;
             purposes ^= bit;
         }
         return true;
-    }
-
-    /// @dev The lowest set bit of `mask` (zero for zero). Unchecked: `~mask + 1` is the two's
-    /// complement negation, which wraps to zero exactly when `mask` is zero; the wrap is the intent.
-    function _lowestBit(uint64 mask) private pure returns (uint64) {
-        unchecked {
-            return mask & (~mask + 1);
-        }
-    }
-
-    /// @dev The checks every grant passes, however it arrives. Returns the first failure, the
-    /// purposes mask the terms name, and the index of the offending term (when a term is at fault).
-    function _checkTerms(address brand, PurposeTerms[] calldata terms, uint40 expiresAt)
-        private
-        view
-        returns (Rejection, uint64 purposes, uint256 index)
-    {
-        if (brand == address(0)) return (Rejection.ZeroBrand, 0, 0);
-        if (terms.length == 0) return (Rejection.NoPurposes, 0, 0);
-        uint256 count = terms.length;
-        for (uint256 i = 0; i < count; ++i) {
-            PurposeTerms calldata term = terms[i];
-            uint8 purpose = term.purpose;
-            // ascending and each once: no purpose at or above this one is in the mask yet
-            if (purpose >= 64 || purposes >> purpose != 0) return (Rejection.InvalidPurpose, 0, i);
-            if (term.categories == 0) return (Rejection.NoCategories, 0, i);
-            purposes |= uint64(1) << purpose;
-        }
-        if (expiresAt <= block.timestamp) return (Rejection.ExpiryInPast, 0, 0);
-        if (expiresAt > block.timestamp + MAX_GRANT_DURATION) return (Rejection.ExpiryTooFar, 0, 0);
-        return (Rejection.None, purposes, 0);
     }
 
     /// @dev `terms` is `request.terms`, decoded by the caller.
@@ -280,7 +250,7 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         uint48 nonce
     ) private view returns (Rejection, uint64, uint256) {
         if (request.deadline < block.timestamp) return (Rejection.SignatureExpired, 0, 0);
-        (Rejection reason, uint64 purposes, uint256 index) = _checkTerms(request.brand, terms, request.expiresAt);
+        (Rejection reason, uint64 purposes, uint256 index) = TermsRules.check(request.brand, terms, request.expiresAt);
         if (reason != Rejection.None) return (reason, 0, index);
         if (request.nonce != nonce) return (Rejection.InvalidNonce, 0, 0);
         if (!_isSignedBy(request.customer, _hashTypedDataV4(request.hash(terms.hash())), signature)) {
@@ -385,20 +355,6 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         }
     }
 
-    function _revertTerms(Rejection reason, address customer, address brand, uint40 expiresAt, uint256 index)
-        private
-        view
-    {
-        if (reason == Rejection.ZeroBrand) revert ConsentLedgerZeroBrand(customer);
-        if (reason == Rejection.NoPurposes) revert ConsentLedgerNoPurposes(customer, brand);
-        if (reason == Rejection.InvalidPurpose) revert ConsentLedgerInvalidPurpose(customer, brand, index);
-        if (reason == Rejection.NoCategories) revert ConsentLedgerNoCategories(customer, brand, index);
-        if (reason == Rejection.ExpiryTooFar) {
-            revert ConsentLedgerExpiryTooFar(expiresAt, block.timestamp + MAX_GRANT_DURATION);
-        }
-        revert ConsentLedgerExpiryInPast(expiresAt, block.timestamp);
-    }
-
     function _revertGrant(Rejection reason, GrantRequest calldata request, uint48 nonce, uint256 index)
         private
         view
@@ -412,7 +368,7 @@ contract ConsentLedger is IConsentLedger, EIP712 {
         if (reason == Rejection.InvalidSignature) {
             revert ConsentLedgerInvalidSignature(request.customer, request.brand);
         }
-        _revertTerms(reason, request.customer, request.brand, request.expiresAt, index);
+        TermsRules.revertFor(reason, request.customer, request.brand, request.expiresAt, index);
     }
 
     function _revertRevoke(Rejection reason, RevokeRequest calldata request, uint48 nonce) private view {
