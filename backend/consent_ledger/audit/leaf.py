@@ -112,9 +112,14 @@ class Leaf:
         return datetime.fromtimestamp(self.released_at, UTC)
 
 
+def _require_layout(data: bytes, version: int, size: int) -> None:
+    """`AuditError` unless `data` is `size` bytes starting with the `version` byte."""
+    if len(data) != size or data[0] != version:
+        raise AuditError(f"not a version-{version} leaf of {size} bytes ({len(data)} bytes, version {data[:1].hex()})")
+
+
 def decode(data: bytes) -> Leaf:
-    if len(data) != SIZE or data[0] != VERSION:
-        raise AuditError(f"not a version-{VERSION} leaf of {SIZE} bytes ({len(data)} bytes, version {data[:1].hex()})")
+    _require_layout(data, VERSION, SIZE)
     return Leaf(
         receipt_id=str(uuid.UUID(bytes=data[1:17])),
         customer=checksum("0x" + data[17:37].hex()),
@@ -165,11 +170,7 @@ class InsightLeaf:
 
 
 def decode_insight(data: bytes) -> InsightLeaf:
-    if len(data) != INSIGHT_SIZE or data[0] != INSIGHT_VERSION:
-        raise AuditError(
-            f"not a version-{INSIGHT_VERSION} leaf of {INSIGHT_SIZE} bytes "
-            f"({len(data)} bytes, version {data[:1].hex()})"
-        )
+    _require_layout(data, INSIGHT_VERSION, INSIGHT_SIZE)
     return InsightLeaf(
         query_id=str(uuid.UUID(bytes=data[1:17])),
         brand=checksum("0x" + data[17:37].hex()),
@@ -257,11 +258,7 @@ class PropagationLeaf:
 
 
 def decode_propagation(data: bytes) -> PropagationLeaf:
-    if len(data) != PROPAGATION_SIZE or data[0] != PROPAGATION_VERSION:
-        raise AuditError(
-            f"not a version-{PROPAGATION_VERSION} leaf of {PROPAGATION_SIZE} bytes "
-            f"({len(data)} bytes, version {data[:1].hex()})"
-        )
+    _require_layout(data, PROPAGATION_VERSION, PROPAGATION_SIZE)
     return PropagationLeaf(
         leaf_id=str(uuid.UUID(bytes=data[1:17])),
         step=_name(STEPS, data[17], "propagation step"),
