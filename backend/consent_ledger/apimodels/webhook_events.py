@@ -7,6 +7,7 @@ from pydantic import Field
 
 from consent_ledger.apimodels.base import Reply
 
+# The order is also each type's one-byte code in a version-3 access-log leaf (position + 1): append only.
 EVENT_TYPES = (
     "consent.granted",
     "consent.narrowed",

@@ -64,6 +64,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from consent_ledger.addresses import checksum
+from consent_ledger.apimodels.webhook_events import EVENT_TYPES as WEBHOOK_EVENT_TYPES
 from consent_ledger.audit.errors import AuditError
 
 VERSION = 1
@@ -185,15 +186,7 @@ def decode_insight(data: bytes) -> InsightLeaf:
 
 # The one-byte codes of a version-3 leaf (the tuple position is the code; 0 is not a valid step or type).
 STEPS = ("", "delivered", "acknowledged")
-EVENT_TYPES = (
-    "",
-    "consent.granted",
-    "consent.narrowed",
-    "consent.revoked",
-    "consent.expired",
-    "data.erased",
-    "data.released",
-)
+EVENT_TYPES = ("", *WEBHOOK_EVENT_TYPES)  # the webhook types, in their order: code 1 is consent.granted
 ACKS = ("", "stopped_processing", "deleted", "received")  # "" (code 0): none, on a delivered step
 EVENT_ID_SIZE = 32
 
