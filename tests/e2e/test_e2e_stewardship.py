@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,11 @@ def test_the_page_with_the_keyboard(visit, history: History) -> None:
     page.keyboard.press("Enter")
     expect(page.locator("details[open] table").first).to_be_visible()
     shot(page, "stewardship-keyboard")
+
+
+@pytest.mark.parametrize("start", ["/", "/brand.html", "/auditor.html"])
+def test_every_page_links_to_the_public_page(visit, start: str) -> None:
+    page = visit(start)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Stewardship").click()
+    expect(page).to_have_url(re.compile(r"/stewardship\.html$"))
+    expect(page.get_by_role("link", name="Stewardship")).to_have_attribute("aria-current", "page")
