@@ -121,6 +121,20 @@ def drawn_pixels(page: Page, chart: str) -> int:
     )
 
 
+DATE_TICK = re.compile(r"[A-Z][a-z]{2} \d{1,2}")  # "Nov 24" (the browser runs in en-US), never "12pm"
+
+
+def assert_ticks_by_date(page: Page) -> None:
+    """Every daily chart's x axis is labelled by date only, each label a distinct day."""
+    daily = page.locator("figure.chart[data-x-ticks]")
+    assert daily.count() >= 1
+    for n in range(daily.count()):
+        ticks = (daily.nth(n).get_attribute("data-x-ticks") or "").split("|")
+        assert ticks != [""], "no ticks"
+        assert all(DATE_TICK.fullmatch(t) for t in ticks), ticks
+        assert len(set(ticks)) == len(ticks), ticks
+
+
 def test_the_page_shows_the_report_commands_numbers(visit, history: History, site, tmp_path: Path) -> None:
     brand = history.brands["acme"]
     page = visit(f"/stewardship.html?brand={brand}")
@@ -138,6 +152,7 @@ def test_the_page_shows_the_report_commands_numbers(visit, history: History, sit
     for chart in CHARTS:
         expect(page.locator(f"#{chart}[data-drawn='true'] canvas").first).to_be_visible()
         assert drawn_pixels(page, chart) > 500, chart
+    assert_ticks_by_date(page)
     with page.expect_download() as got:
         page.locator("#download-json").click()
     assert json.loads(Path(got.value.path()).read_text()) == recomputed
@@ -156,6 +171,7 @@ def test_the_page_on_a_phone(visit, history: History) -> None:
         assert box is not None
         assert box["width"] <= PHONE["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_ticks_by_date(page)  # on a narrow axis too: fewer ticks, still whole days
     page.locator("#chart-grants summary").click()
     expect(page.locator("#chart-grants details table")).to_be_visible()
     shot(page, "stewardship-phone")

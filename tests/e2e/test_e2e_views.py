@@ -31,13 +31,13 @@ def _wait(predicate, what: str, timeout: float = 30.0):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def _granted_and_released(server, customer, brand, categories=("contact.email", "interests")):
-    """Server-side set-up (the UI paths are covered elsewhere): data, a relayed grant, a release, an anchor."""
+def _granted_and_released(server, customer, brand, categories=("contact.email", "interests"), more=()):
+    """Server-side set-up (the UI paths are covered elsewhere): data, a relayed grant (`categories` for email
+    marketing, plus the (purpose, categories) of `more`), a release for email marketing, an anchor."""
     context = server.context
     context.vault.put_fields(customer.address, {k: (v["category"], v["value"]) for k, v in PROFILE.items()})
-    typed = context.consents.grant_typed_data(
-        customer.address, brand.address, [("marketing.email", list(categories))], 30
-    )
+    allow = [("marketing.email", list(categories)), *((p, list(c)) for p, c in more)]
+    typed = context.consents.grant_typed_data(customer.address, brand.address, allow, 30)
     signature = Account.sign_typed_data(customer.key, full_message=typed).signature
     submission, _ = context.consents.submit(customer.address, "grant", typed["message"], "0x" + signature.hex())
     _wait(lambda: context.outbox.get(submission.id).status == "confirmed", "the grant to be confirmed")
@@ -81,7 +81,7 @@ def test_tampered_access_log_answers_are_not_verified(server, open_page, wallet_
 def test_auditor_console_on_the_real_audit_api(server, open_page, wallet_for) -> None:
     brand = server.add_brand("Acme Outdoor")
     customer = Account.create()
-    _granted_and_released(server, customer, brand)
+    _granted_and_released(server, customer, brand, more=[("tcf.measure_ad_performance", ["purchase_history"])])
     _wait(lambda: server.context.audit.history(kinds=["anchored"])["items"], "the indexer to see the anchor")
 
     auditor = wallet_for(AUDITOR)
@@ -92,6 +92,18 @@ def test_auditor_console_on_the_real_audit_api(server, open_page, wallet_for) ->
     expect(page.locator('#timeline li[data-kind="released"]')).to_have_count(1)
     expect(page.locator('#timeline li[data-kind="anchored"]')).to_have_count(1)
     expect(page.locator('#timeline li[data-kind="granted"]')).to_contain_text("Acme Outdoor")
+    # Issue 10: each purpose of the grant with only the data it may use, not one list for all purposes.
+    terms = page.locator('#timeline li[data-kind="granted"] ul.terms li')
+    expect(terms).to_have_count(2)
+    email = terms.and_(page.locator('[data-purpose="marketing.email"]'))
+    ads = terms.and_(page.locator('[data-purpose="tcf.measure_ad_performance"]'))
+    expect(email).to_have_attribute("data-categories", "contact.email,interests")
+    expect(email).to_contain_text("Email address")
+    expect(email).not_to_contain_text("Purchase history")
+    expect(ads).to_have_attribute("data-categories", "purchase_history")
+    expect(ads).to_contain_text("Purchase history")
+    expect(ads).not_to_contain_text("Email address")
+    expect(page.locator('#timeline li[data-kind="granted"]')).not_to_contain_text("[{")  # no raw JSON
     expect(page.locator("#tree-head-box")).to_contain_text("Entries anchored")
     expect(page.locator("#verification-box")).to_contain_text("No verification has run yet")
 

@@ -2,7 +2,7 @@
 // head, the last verification (and a button to run one), and downloads.
 
 import { ApiError, api, download } from "./api.js";
-import { $, badge, busy, el, facts, fill, say, when } from "./ui.js";
+import { $, badge, busy, el, facts, fill, labelsOf, say, when } from "./ui.js";
 import { setupSession } from "./session.js";
 import { loadWaiting } from "./waiting.js";
 
@@ -14,9 +14,10 @@ const KINDS = {
   released: ["Release", ""],
   anchored: ["Anchor", ""],
 };
-const KNOWN = ["id", "kind", "timestamp", "block_number", "customer", "brand", "categories", "purposes", "expires_at", "reason", "size", "root", "tx_hash", "sender"];
+const KNOWN = ["id", "kind", "timestamp", "block_number", "customer", "brand", "categories", "purposes", "terms", "expires_at", "reason", "size", "root", "tx_hash", "sender"];
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const brands = new Map();
+const catalog = { purposes: [], categories: [] }; // labels, once /v1/catalog answered; names until then
 let cursor = null;
 
 function text(value) {
@@ -49,8 +50,25 @@ function extras(object, known) {
     .map(([key, value]) => [nice(key), typeof value === "string" && /^0x[0-9a-fA-F]{40,}$/.test(value) ? mono(value) : text(value)]);
 }
 
+/** A grant's terms, purpose by purpose: each purpose with only the categories it may use (issue 10). */
+function termsList(terms) {
+  return el(
+    "ul",
+    { class: "terms" },
+    terms.map((t) =>
+      el(
+        "li",
+        { dataset: { purpose: t.purpose, categories: t.categories.join(",") } },
+        el("strong", {}, `${labelsOf([t.purpose], catalog.purposes)[0]}: `),
+        labelsOf(t.categories, catalog.categories).join(", ") || "no data",
+      ),
+    ),
+  );
+}
+
 function eventItem(item) {
   const [label, kind] = KINDS[item.kind] || [item.kind, ""];
+  const perPurpose = Array.isArray(item.terms) && item.terms.length > 0;
   return el(
     "li",
     { class: "item", dataset: { kind: item.kind, id: String(item.id) } },
@@ -59,8 +77,10 @@ function eventItem(item) {
       ["Block", item.block_number],
       ["Customer", mono(item.customer)],
       ["Brand", brandLabel(item.brand)],
-      ["Categories", text(item.categories)],
-      ["Purposes", text(item.purposes)],
+      // With per-purpose terms the flat lists are only their union: the terms say what each purpose may use.
+      ["Terms, per purpose", perPurpose ? termsList(item.terms) : ""],
+      [perPurpose ? "All categories (any purpose)" : "Categories", text(item.categories)],
+      ["Purposes", perPurpose ? "" : text(item.purposes)],
       ["Expires", item.expires_at ? timeOf(item.expires_at) : ""],
       ["Reason", text(item.reason)],
       ["Log size", item.size],
@@ -213,6 +233,13 @@ $("receipts-form").addEventListener("submit", (event) => {
     say("Consent receipts downloaded.", "ok");
   });
 });
+
+api("/v1/catalog", { auth: false })
+  .then((answer) => {
+    catalog.purposes = answer.purposes;
+    catalog.categories = answer.categories;
+  })
+  .catch((error) => say(`Could not load the catalog: ${error.message}`, "error"));
 
 api("/v1/brands", { auth: false })
   .then(({ brands: list }) => {

@@ -57,19 +57,51 @@ function mount(figure, box, opts, data) {
   });
 }
 
-/** Daily series: `days` are YYYY-MM-DD (UTC), `series` [{label, values}]. */
-export function timeChart(id, title, days, series) {
+const DAY = 86_400;
+// Steps between date ticks, in days: uPlot picks the smallest that leaves room for each label.
+const DAY_STEPS = [1, 2, 3, 7, 14, 28, 56, 91, 182, 364].map((days) => days * DAY);
+const dateLabel = (seconds) => new Date(seconds * 1000).toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+
+/** A time axis for daily figures: ticks only at UTC midnights (never "12pm"), labelled by date; the labels drawn
+ * are also written to the figure's data-x-ticks. */
+function dayAxis() {
+  return {
+    space: 56,
+    incrs: DAY_STEPS,
+    splits: (_u, _axis, min, max, step) => {
+      const ticks = [];
+      for (let t = Math.ceil(min / DAY) * DAY; t <= max; t += step) ticks.push(t);
+      return ticks;
+    },
+    values: (u, splits) => {
+      const labels = splits.map(dateLabel);
+      const figure = u.root.closest("figure");
+      if (figure) figure.dataset.xTicks = labels.join("|"); // what the axis shows, for tests and tools
+      return labels;
+    },
+  };
+}
+
+/** The y range from 0 to a little above `max` (or to `yMax` when charts side by side must share an axis). */
+const yRange = (yMax) => (_u, _min, max) => [0, Math.max(1, Math.ceil((yMax ?? max) * 1.15))];
+
+/** Daily series: `days` are YYYY-MM-DD (UTC), `series` [{label, values, color?}]; `yMax` fixes the y axis. */
+export function timeChart(id, title, days, series, { yMax } = {}) {
   const total = series.map((s) => `${s.label}: ${s.values.reduce((a, b) => a + b, 0)}`).join(", ");
   const { figure, box } = frame(id, title, `Per day from ${days[0] || "-"} to ${days.at(-1) || "-"}. Totals: ${total}.`);
   const xs = days.map((day) => Date.parse(`${day}T00:00:00Z`) / 1000);
   const opts = {
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.15))] } },
-    axes: [{}, { size: 40 }],
+    scales: {
+      // A single day would be a range of zero width: show half a day either side.
+      x: { time: true, range: (_u, min, max) => (min === max ? [min - DAY / 2, max + DAY / 2] : [min, max]) },
+      y: { range: yRange(yMax) },
+    },
+    axes: [dayAxis(), { size: 40 }],
     series: [
       { label: "day", value: (_u, v) => (v === null ? "-" : new Date(v * 1000).toISOString().slice(0, 10)) },
       ...series.map((s, i) => ({
         label: s.label,
-        stroke: COLORS[i % COLORS.length],
+        stroke: s.color || COLORS[i % COLORS.length],
         width: 2,
         points: { show: days.length < 60 },
       })),
@@ -81,16 +113,22 @@ export function timeChart(id, title, days, series) {
   return figure;
 }
 
-/** Bars by name: `rows` [{name, value}], largest first. */
-export function barChart(id, title, valueLabel, rows) {
-  const summary = rows.length ? rows.map((r) => `${r.name}: ${r.value}`).join(", ") : "nothing yet";
+/** Bars by name: `rows` [{name, value, suppressed?}], largest first. Options: `yMax` fixes the y axis (charts
+ * side by side), `color` the bars' colour, `suppressedAt` draws each suppressed row (value null) as a grey bar of
+ * that height, meaning "somewhere below it", so a hidden cell is marked rather than left looking like zero. */
+export function barChart(id, title, valueLabel, rows, { yMax, color, suppressedAt } = {}) {
+  const shownValue = (r) => (r.suppressed ? `suppressed (below ${suppressedAt})` : r.value);
+  const summary = rows.length ? rows.map((r) => `${r.name}: ${shownValue(r)}`).join(", ") : "nothing yet";
   const { figure, box } = frame(id, title, `${valueLabel}. ${summary}.`);
   const names = rows.map((r) => r.name);
   const xs = rows.map((_r, i) => i);
+  const hue = color || COLORS[0];
+  const marked = suppressedAt !== undefined && rows.some((r) => r.suppressed);
+  const top = Math.max(yMax ?? 0, ...rows.map((r) => r.value ?? 0), marked ? suppressedAt : 0);
   const opts = {
     scales: {
       x: { time: false, range: [-0.5, Math.max(rows.length, 1) - 0.5] },
-      y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.15))] },
+      y: { range: yRange(top) },
     },
     axes: [
       { splits: () => xs, values: (_u, splits) => splits.map((i) => names[i] ?? ""), rotate: rows.length > 3 ? -25 : 0, size: rows.length > 3 ? 90 : 40, gap: 4 },
@@ -98,12 +136,17 @@ export function barChart(id, title, valueLabel, rows) {
     ],
     series: [
       { label: "name", value: (_u, i) => names[i] ?? "-" },
-      { label: valueLabel, fill: `${COLORS[0]}cc`, stroke: COLORS[0], paths: uPlot.paths.bars({ size: [0.6, 64] }), points: { show: false } },
+      { label: valueLabel, fill: `${hue}cc`, stroke: hue, paths: uPlot.paths.bars({ size: [0.6, 64] }), points: { show: false } },
+      ...(marked
+        ? [{ label: `suppressed (below ${suppressedAt})`, fill: "#9aa0a6aa", stroke: "#5f6368", dash: [4, 3], paths: uPlot.paths.bars({ size: [0.6, 64] }), points: { show: false } }]
+        : []),
     ],
-    legend: { show: false },
+    legend: { show: marked },
     cursor: { drag: { x: false, y: false } },
   };
-  mount(figure, box, opts, [xs, rows.map((r) => r.value)]);
-  figure.append(table(title, ["Name", valueLabel], rows.map((r) => [r.name, r.value])));
+  const data = [xs, rows.map((r) => (r.suppressed ? null : r.value))];
+  if (marked) data.push(rows.map((r) => (r.suppressed ? suppressedAt : null)));
+  mount(figure, box, opts, data);
+  figure.append(table(title, ["Name", valueLabel], rows.map((r) => [r.name, shownValue(r)])));
   return figure;
 }
