@@ -46,6 +46,8 @@ from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
 from consent_ledger.services.stewardship import StewardshipService
 from consent_ledger.vault import MasterKey, Vault
+from consent_ledger.webhooks.endpoints import EndpointStore
+from consent_ledger.webhooks.signing import SigningKey, load_signing_key
 
 
 def rate_limits(settings: Settings) -> RateLimits:
@@ -86,6 +88,8 @@ class AppContext:
     metrics: Metrics
     readiness: ReadinessService
     rate_limits: RateLimits
+    webhook_endpoints: EndpointStore
+    webhook_key: SigningKey
 
     def start_workers(self) -> None:
         """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
@@ -214,6 +218,7 @@ def build_context(settings: Settings) -> AppContext:
     refuse_retired_master_key(master.key_id)
     vault = Vault(sessions, master, catalog)
     _refuse_a_foreign_vault(vault, engine, secrets.master_key_source)
+    webhook_key = load_signing_key(settings)
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)
     gatekeeper = Gatekeeper(ledger, settings.confirmations)
@@ -302,4 +307,6 @@ def build_context(settings: Settings) -> AppContext:
         metrics=metrics,
         readiness=readiness,
         rate_limits=limits,
+        webhook_endpoints=EndpointStore(master),
+        webhook_key=webhook_key,
     )

@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     insight_min_group_size: int = Field(
         default=10, ge=1, description="noisy counts below this are suppressed (never shown)"
     )
+    webhook_signing_key: SecretStr | None = Field(
+        default=None,
+        description="ed25519 seed (base64 of 32 bytes) signing webhooks (v1a); default: generated under var/secrets/",
+    )
+    webhook_dev_destinations: bool | None = Field(
+        default=None,
+        description="let webhook endpoints use http:// and private or loopback addresses; default: yes outside "
+        "production, never in production",
+    )
     ack_within_seconds: int = Field(
         default=86_400,
         ge=0,
@@ -155,8 +164,19 @@ class Settings(BaseSettings):
             problems.append("no relayer key: set CONSENT_RELAYER_KEYSTORE (and CONSENT_RELAYER_PASSWORD_FILE)")
         if self.database_url is None:
             problems.append("CONSENT_DATABASE_URL is not set")
+        if self.webhook_signing_key is None:
+            problems.append("CONSENT_WEBHOOK_SIGNING_KEY is not set (every replica signs webhooks with the same key)")
+        if self.webhook_dev_destinations:
+            problems.append("CONSENT_WEBHOOK_DEV_DESTINATIONS is on (webhooks could reach internal addresses)")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+    @property
+    def webhook_dev_destinations_allowed(self) -> bool:
+        """Whether webhook endpoints may use http:// and private, loopback or link-local addresses."""
+        if self.env == "production":
+            return False
+        return True if self.webhook_dev_destinations is None else self.webhook_dev_destinations
 
     @property
     def contracts_dir(self) -> Path:

@@ -1,12 +1,13 @@
-"""The secrets of this installation: the bearer-token HMAC key and the vault master key.
+"""The secrets of this installation: the bearer-token HMAC key, the vault master key and the webhook
+signing key (an ed25519 seed).
 
-Set them with CONSENT_TOKEN_SECRET and CONSENT_MASTER_KEY; production must (every replica needs the
-same ones, and generated files would differ per machine). Outside production, a missing one is made
-on first use from `secrets.token_bytes(32)` and kept under `var/secrets/` (the folder 0700, each file
-0600, created exclusively so two processes starting at once agree on one value), so no installation
-ever runs on a secret that is written in the code. A secret file that others may read, or that
-belongs to another user, is refused. The public development values of earlier versions are refused
-everywhere, by fingerprint.
+Set them with CONSENT_TOKEN_SECRET, CONSENT_MASTER_KEY and CONSENT_WEBHOOK_SIGNING_KEY; production
+must (every replica needs the same ones, and generated files would differ per machine). Outside
+production, a missing one is made on first use from `secrets.token_bytes(32)` and kept under
+`var/secrets/` (the folder 0700, each file 0600, created exclusively so two processes starting at once
+agree on one value), so no installation ever runs on a secret that is written in the code. A secret
+file that others may read, or that belongs to another user, is refused. The public development values
+of earlier versions are refused everywhere, by fingerprint.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from consent_ledger.errors import ConfigError
 SECRET_BYTES = 32
 TOKEN_FILE = "token-secret"  # noqa: S105 -- a file name
 MASTER_KEY_FILE = "master-key"
+WEBHOOK_SIGNING_KEY_FILE = "webhook-signing-key"
 # The token secret and the master key that versions before this one wrote in config.py and used by
 # default are public, so never accepted again: the SHA-256 of that token secret, and the vault's
 # fingerprint (`MasterKey.key_id`) of that master key.
@@ -61,6 +63,14 @@ def load_secrets(settings: Settings) -> InstallationSecrets:
             "with it. Unset it (a random one is made for this installation) or set your own 32+ random bytes."
         )
     return InstallationSecrets(token, master, source)
+
+
+def load_webhook_signing_seed(settings: Settings) -> tuple[str, str]:
+    """The webhook signing key's seed as configured (base64 of 32 bytes), and where it came from."""
+    if settings.webhook_signing_key is not None:
+        return settings.webhook_signing_key.get_secret_value(), "CONSENT_WEBHOOK_SIGNING_KEY"
+    seed = _generated(settings, WEBHOOK_SIGNING_KEY_FILE, "CONSENT_WEBHOOK_SIGNING_KEY")
+    return seed, str(secrets_dir(settings) / WEBHOOK_SIGNING_KEY_FILE)
 
 
 def refuse_retired_master_key(key_id: str) -> None:

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"services"},
     {"propagation", "stewardship"},
     {"relayer", "audit", "indexer"},
-    {"sender", "apikeys"},
+    {"sender", "apikeys", "webhooks"},
     {"chain", "vault", "auth", "brands", "releases", "insights", "local_secrets", "leases"},
     {"db", "catalog", "config", "addresses", "workers", "observability", "ratelimit", "client"},
     {"errors", "domain", "redaction", "json_depth", "apimodels"},

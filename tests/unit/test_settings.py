@@ -15,6 +15,7 @@ REAL = {
     "token_secret": SecretStr("a-long-random-production-secret-0123456789abcdef"),
     "relayer_key": SecretStr("0x" + "7e" * 32),
     "database_url": "postgresql://consent@db/consent",
+    "webhook_signing_key": SecretStr("w" * 43 + "="),
 }
 
 
@@ -35,13 +36,18 @@ def test_generated_secrets_are_fine_in_development() -> None:
     Settings(env="development").check_production()
 
 
-@pytest.mark.parametrize("dev_value", ["master_key", "token_secret", "relayer_key", "database_url"])
+@pytest.mark.parametrize(
+    "dev_value",
+    ["master_key", "token_secret", "relayer_key", "database_url", "webhook_signing_key", "dev_destinations"],
+)
 def test_production_refuses_each_development_default(dev_value: str) -> None:
     values = dict(REAL)
     if dev_value == "relayer_key":
         values["relayer_key"] = SecretStr(ANVIL_RELAYER_KEY)
     elif dev_value == "database_url":
         del values["database_url"]
+    elif dev_value == "dev_destinations":
+        values["webhook_dev_destinations"] = True
     else:
         del values[dev_value]
     with pytest.raises(ConfigError, match="refusing to start in production"):

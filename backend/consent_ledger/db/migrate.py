@@ -29,6 +29,7 @@ MODEL_MODULES = (
     "consent_ledger.auth.models",
     "consent_ledger.brands.models",
     "consent_ledger.apikeys.models",
+    "consent_ledger.webhooks.models",
     "consent_ledger.leases.models",
     "consent_ledger.sender.models",
     "consent_ledger.relayer.models",
