@@ -16,7 +16,7 @@ from consent_ledger.chain.devnet import free_port
 from consent_ledger.composition import build_context
 from live_server import app_in_thread
 
-ALL_PERMISSIONS = ["permissions:read", "releases:request", "receipts:read", "insights:query"]
+ALL_PERMISSIONS = ["permissions:read", "releases:request", "receipts:read", "insights:query", "webhooks:manage"]
 
 
 @dataclass

@@ -45,6 +45,7 @@ from consent_ledger.services.readiness import ReadinessService
 from consent_ledger.services.releases import ReleaseService
 from consent_ledger.services.sessions import SessionService
 from consent_ledger.services.stewardship import StewardshipService
+from consent_ledger.services.webhooks import WebhookService
 from consent_ledger.vault import MasterKey, Vault
 from consent_ledger.webhooks.endpoints import EndpointStore
 from consent_ledger.webhooks.signing import SigningKey, load_signing_key
@@ -90,6 +91,7 @@ class AppContext:
     rate_limits: RateLimits
     webhook_endpoints: EndpointStore
     webhook_key: SigningKey
+    webhooks: WebhookService
 
     def start_workers(self) -> None:
         """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
@@ -219,6 +221,7 @@ def build_context(settings: Settings) -> AppContext:
     vault = Vault(sessions, master, catalog)
     _refuse_a_foreign_vault(vault, engine, secrets.master_key_source)
     webhook_key = load_signing_key(settings)
+    webhook_endpoints = EndpointStore(master)
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)
     gatekeeper = Gatekeeper(ledger, settings.confirmations)
@@ -307,6 +310,9 @@ def build_context(settings: Settings) -> AppContext:
         metrics=metrics,
         readiness=readiness,
         rate_limits=limits,
-        webhook_endpoints=EndpointStore(master),
+        webhook_endpoints=webhook_endpoints,
         webhook_key=webhook_key,
+        webhooks=WebhookService(
+            sessions, webhook_endpoints, webhook_key, allow_private=settings.webhook_dev_destinations_allowed
+        ),
     )

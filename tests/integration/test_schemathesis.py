@@ -81,7 +81,7 @@ def world(
     api.relay()
     release_to(api, brand_auth, customer.address)  # a release, so the access log has a leaf to prove
     context.anchorer.anchor_now()
-    permissions = ["permissions:read", "releases:request", "receipts:read", "insights:query"]
+    permissions = ["permissions:read", "releases:request", "receipts:read", "insights:query", "webhooks:manage"]
     made = api.client.post(
         "/v1/brand/api-keys", json={"name": "schema", "permissions": permissions}, headers=brand_auth
     )

@@ -10,13 +10,13 @@ import pytest
 from fastapi.routing import APIRoute
 
 from consent_ledger.api.app import create_app
-from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public
+from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public, webhooks
 from consent_ledger.client import brand as client_brand
 from consent_ledger.client import routes as client_routes
 from consent_ledger.client.routes import ROUTES, Route
 from consent_ledger.config import Settings
 
-ROUTERS = (apikeys, audit, auth, brand, customer, ops, public)
+ROUTERS = (apikeys, audit, auth, brand, customer, ops, public, webhooks)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from consent_ledger.config import Settings
 MODELS = Path(__file__).resolve().parents[2] / "backend" / "consent_ledger" / "apimodels"
 OPEN = {
     "/v1/health",
+    "/.well-known/consent-ledger/webhook-keys.json",
     "/v1/ready",
     "/v1/catalog",
     "/v1/limits",

@@ -14,7 +14,7 @@ from consent_ledger.api import observe, openapi, problems
 from consent_ledger.api.body_limits import BodyLimits
 from consent_ledger.api.headers import SecurityHeaders
 from consent_ledger.api.rate_limits import AddressRateLimit
-from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public, stewardship
+from consent_ledger.api.routes import apikeys, audit, auth, brand, customer, ops, public, stewardship, webhooks
 from consent_ledger.apimodels.audit import Export
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import Settings
@@ -61,7 +61,7 @@ def create_app(
     app.add_middleware(AddressRateLimit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(observe.RequestObserver)
-    for module in (ops, public, auth, customer, brand, apikeys, audit, stewardship):
+    for module in (ops, public, auth, customer, brand, apikeys, webhooks, audit, stewardship):
         app.include_router(module.router)
     if not (WEB_DIR / CHARTS_URL.lstrip("/")).is_dir() and CHECKOUT_CHARTS.is_dir():
         app.mount(CHARTS_URL, StaticFiles(directory=CHECKOUT_CHARTS), name="charts")

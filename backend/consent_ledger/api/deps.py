@@ -79,3 +79,4 @@ PermissionsReaderDep = Annotated[Principal, Depends(_brand_may(Permission.PERMIS
 ReleaseRequesterDep = Annotated[Principal, Depends(_brand_may(Permission.RELEASES_REQUEST))]
 ReceiptsReaderDep = Annotated[Principal, Depends(_brand_may(Permission.RECEIPTS_READ))]
 InsightsQuerierDep = Annotated[Principal, Depends(_brand_may(Permission.INSIGHTS_QUERY))]
+WebhooksManagerDep = Annotated[Principal, Depends(_brand_may(Permission.WEBHOOKS_MANAGE))]

@@ -11,6 +11,7 @@ class Permission(StrEnum):
     RELEASES_REQUEST = "releases:request"
     RECEIPTS_READ = "receipts:read"
     INSIGHTS_QUERY = "insights:query"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -18,4 +19,5 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.RELEASES_REQUEST: "request customers' data (POST /v1/releases)",
     Permission.RECEIPTS_READ: "read your release receipts (GET /v1/releases)",
     Permission.INSIGHTS_QUERY: "aggregate insights and their budget (POST /v1/insights, GET /v1/insights/budget)",
+    Permission.WEBHOOKS_MANAGE: "your webhook endpoints, secrets, deliveries and acknowledgements (/v1/webhooks/...)",
 }

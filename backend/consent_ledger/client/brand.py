@@ -8,16 +8,18 @@ so a reply that does not match the API's schema is an error here, not a surprise
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
 from consent_ledger.apimodels.base import Problem, ReleaseReceipt, ReleaseReceipts, Reply
 from consent_ledger.apimodels.brand import CheckAnswers, InsightBudget, Release, Segment
+from consent_ledger.apimodels.webhooks import WebhookEndpoint, WebhookEndpoints, WebhookEndpointWithSecret, WebhookKeys
 from consent_ledger.client import routes
 from consent_ledger.client.errors import RequestRefusedError, ServiceFailedError
 from consent_ledger.client.routes import Route
@@ -118,13 +120,60 @@ class BrandClient:
     def insight_budget(self) -> InsightBudget:
         return self._call(routes.INSIGHT_BUDGET, InsightBudget)
 
+    # Webhook endpoints (webhooks:manage)
+
+    def create_webhook_endpoint(
+        self, url: str, event_types: Sequence[str], description: str = ""
+    ) -> WebhookEndpointWithSecret:
+        """A new endpoint for these event types; its `secret` is in this answer only: store it now."""
+        body = {"url": url, "event_types": list(event_types), "description": description}
+        return self._call(routes.CREATE_ENDPOINT, WebhookEndpointWithSecret, json=body)
+
+    def webhook_endpoints(self) -> WebhookEndpoints:
+        """Your endpoints, oldest first, and the event types there are."""
+        return self._call(routes.LIST_ENDPOINTS, WebhookEndpoints)
+
+    def webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint:
+        return self._call(routes.GET_ENDPOINT, WebhookEndpoint, path={"endpoint_id": endpoint_id})
+
+    def update_webhook_endpoint(
+        self,
+        endpoint_id: str,
+        *,
+        url: str | None = None,
+        event_types: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> WebhookEndpoint:
+        """Change what is given; the rest (and the secret) stays."""
+        changes: dict[str, Any] = {"url": url, "description": description}
+        changes["event_types"] = None if event_types is None else list(event_types)
+        body = {name: value for name, value in changes.items() if value is not None}
+        return self._call(routes.UPDATE_ENDPOINT, WebhookEndpoint, path={"endpoint_id": endpoint_id}, json=body)
+
+    def delete_webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint:
+        """Delete it (and its secrets); the answer is the endpoint as it was."""
+        return self._call(routes.DELETE_ENDPOINT, WebhookEndpoint, path={"endpoint_id": endpoint_id})
+
+    def rotate_webhook_secret(self, endpoint_id: str) -> WebhookEndpointWithSecret:
+        """A new secret (in this answer only); the old one keeps signing until `previous_secret_expires_at`."""
+        return self._call(routes.ROTATE_SECRET, WebhookEndpointWithSecret, path={"endpoint_id": endpoint_id})
+
+    def enable_webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint:
+        """Turn an endpoint disabled after failing deliveries back on."""
+        return self._call(routes.ENABLE_ENDPOINT, WebhookEndpoint, path={"endpoint_id": endpoint_id})
+
+    def webhook_keys(self) -> WebhookKeys:
+        """The installation's public keys (`whpk_...`), for `WebhookVerifier(public_keys=...)`."""
+        return self._call(routes.WEBHOOK_KEYS, WebhookKeys)
+
     # The one way out
 
-    def _call(self, route: Route, model: type[M], **request: Any) -> M:
+    def _call(self, route: Route, model: type[M], *, path: Mapping[str, str] | None = None, **request: Any) -> M:
         if route.model is not model:
             raise TypeError(f"{route.path} answers {route.model.__name__}, not {model.__name__}")
+        where = route.path.format_map({k: quote(v, safe="") for k, v in (path or {}).items()})
         try:
-            reply = self._http.request(route.method, route.path, **request)
+            reply = self._http.request(route.method, where, **request)
         except httpx.HTTPError as error:
             raise ServiceFailedError(f"{route.method} {route.path}: no answer ({type(error).__name__})") from error
         if reply.status_code == route.status:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consent_ledger.apimodels import base, brand
+from consent_ledger.apimodels import base, brand, webhooks
 from consent_ledger.apimodels.base import Reply
 
 
@@ -23,5 +23,29 @@ SEGMENT = Route("GET", "/v1/segments", brand.Segment)
 RELEASE = Route("POST", "/v1/releases", brand.Release)
 RECEIPTS = Route("GET", "/v1/releases", base.ReleaseReceipts)
 INSIGHT_BUDGET = Route("GET", "/v1/insights/budget", brand.InsightBudget)
+_ENDPOINTS = "/v1/webhooks/endpoints"
+_ENDPOINT = _ENDPOINTS + "/{endpoint_id}"
+CREATE_ENDPOINT = Route("POST", _ENDPOINTS, webhooks.WebhookEndpointWithSecret, 201)
+LIST_ENDPOINTS = Route("GET", _ENDPOINTS, webhooks.WebhookEndpoints)
+GET_ENDPOINT = Route("GET", _ENDPOINT, webhooks.WebhookEndpoint)
+UPDATE_ENDPOINT = Route("PATCH", _ENDPOINT, webhooks.WebhookEndpoint)
+DELETE_ENDPOINT = Route("DELETE", _ENDPOINT, webhooks.WebhookEndpoint)
+ROTATE_SECRET = Route("POST", _ENDPOINT + "/rotate-secret", webhooks.WebhookEndpointWithSecret)
+ENABLE_ENDPOINT = Route("POST", _ENDPOINT + "/enable", webhooks.WebhookEndpoint)
+WEBHOOK_KEYS = Route("GET", "/.well-known/consent-ledger/webhook-keys.json", webhooks.WebhookKeys)
 
-ROUTES = (CHECK, SEGMENT, RELEASE, RECEIPTS, INSIGHT_BUDGET)
+ROUTES = (
+    CHECK,
+    SEGMENT,
+    RELEASE,
+    RECEIPTS,
+    INSIGHT_BUDGET,
+    CREATE_ENDPOINT,
+    LIST_ENDPOINTS,
+    GET_ENDPOINT,
+    UPDATE_ENDPOINT,
+    DELETE_ENDPOINT,
+    ROTATE_SECRET,
+    ENABLE_ENDPOINT,
+    WEBHOOK_KEYS,
+)
