@@ -4,6 +4,8 @@
 import { api } from "./api.js";
 import { $, badge, busy, el, facts, fill, labelsOf, say } from "./ui.js";
 import { setupSession } from "./session.js";
+import { forgetWebhooks, loadWebhooks, setupWebhooks } from "./webhooks.js";
+import { forgetApiKeys, loadApiKeys, setupApiKeys } from "./apikeys.js";
 
 const app = { catalog: null };
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -154,13 +156,19 @@ setupSession({
   role: "brand",
   roleHelp: "Signed in, but {address} is not a registered brand, so it cannot check permissions or receive data. Ask the operator to register it (consent-ledger brand add {address} \"Your brand\"), then sign in again.",
   onSignedIn: () => {
-    $("query-section").hidden = false;
+    for (const id of ["query-section", "webhooks-section", "apikeys-section"]) $(id).hidden = false;
     say("Signed in as a brand.", "ok");
+    Promise.all([loadWebhooks(), loadApiKeys()]).catch((error) => say(`Could not load your endpoints and keys: ${error.message}`, "error"));
   },
   onSignedOut: () => {
-    for (const id of ["query-section", "check-result", "release-result"]) $(id).hidden = true;
+    for (const id of ["query-section", "check-result", "release-result", "webhooks-section", "apikeys-section"]) $(id).hidden = true;
+    forgetWebhooks();
+    forgetApiKeys();
   },
 });
+
+setupWebhooks();
+setupApiKeys();
 
 $("check-btn").addEventListener("click", runCheck);
 $("query-form").addEventListener("submit", runRelease);
