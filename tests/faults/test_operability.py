@@ -58,7 +58,7 @@ def test_one_json_line_per_request_with_its_id_and_nothing_personal(world, clust
     assert all({"ts", "level", "message"} <= e.keys() for e in entries)
     text = "\n".join(lines)
     generated = [p.read_text().strip() for p in (world.var / "secrets").iterdir()]
-    assert len(generated) == 2  # the token secret and the vault master key this installation made
+    assert len(generated) == 3  # the token secret, the vault master key and the webhook signing key it made
     secrets = [*generated, ANVIL_RELAYER_KEY, ANVIL_RELAYER_KEY[2:]]
     secrets += [customer_auth["Authorization"][7:], brand_auth["Authorization"][7:]]
     personal = [PROFILE["email"]["value"], PROFILE["interests"]["value"], customer.address, customer.address.lower()]

@@ -66,11 +66,12 @@ def test_secrets_are_made_once_per_installation_and_kept_private(chain, db_url, 
     finally:
         first.close()
     assert _mode(folder) == 0o700
-    for name in ("token-secret", "master-key"):
+    for name in ("token-secret", "master-key", "webhook-signing-key"):
         assert _mode(folder / name) == 0o600
         assert len(base64.b64decode((folder / name).read_text())) == 32
     again = build_context(settings)  # a restart reads the same secrets: tokens and data stay valid
     try:
+        assert again.webhook_key.public_key == first.webhook_key.public_key
         assert again.auth.authenticate(token).address
         assert again.vault.get_fields(AUDITOR.address)["email"].value == PROFILE["email"]["value"]
     finally:
