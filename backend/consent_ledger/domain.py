@@ -6,7 +6,7 @@ numbered 0..63 (bit i of a purposes mask is purpose i); categories are 64-bit ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 UINT64_MAX = 2**64 - 1
@@ -68,6 +68,25 @@ def terms_allow(terms: Iterable[PurposeTerms], categories: int, purposes: int) -
         if purposes & bit and (bit not in by_bit or by_bit[bit] & categories != categories):
             return False
     return True
+
+
+def wire_terms(terms: Iterable[PurposeTerms]) -> tuple[int, tuple[int, ...]]:
+    """Terms as the contract and the signed `Grant` carry them: the purposes mask, and the categories
+    of each purpose in ascending order of purpose (`categoriesPerPurpose`). A purpose named twice
+    keeps both entries, so the contract refuses the list (one entry more than the mask has bits)."""
+    ordered = sorted(terms, key=lambda term: term.purpose)
+    return purposes_mask(ordered), tuple(term.categories for term in ordered)
+
+
+def terms_from_wire(purposes: int, categories: Sequence[int]) -> Terms:
+    """The inverse of `wire_terms`. Raises ValueError unless `categories` has one entry per bit of
+    `purposes` (a mask of purposes 0..63)."""
+    if not 0 <= purposes < 1 << PURPOSE_LIMIT:
+        raise ValueError(f"purposes must be a 64-bit mask, got {purposes}")
+    bits = [p for p in range(PURPOSE_LIMIT) if purposes >> p & 1]
+    if len(bits) != len(categories):
+        raise ValueError(f"{len(bits)} purposes but {len(categories)} categories masks")
+    return tuple(PurposeTerms(p, c) for p, c in zip(bits, categories, strict=True))
 
 
 def terms_from_json(items: Iterable[Mapping[str, int]]) -> Terms:

@@ -9,8 +9,9 @@ pragma solidity ^0.8.24;
 /// @dev Limits: purposes are numbered 0..63 and categories are 64-bit masks (bit meanings live in the
 /// off-chain, versioned catalog); a grant lasts at most `MAX_GRANT_DURATION`; times are uint40 seconds;
 /// the per-(customer, brand) nonce is stored in 48 bits (2^48 grants or revocations per pair).
-/// Storage: one header slot per (customer, brand) (nonce, expiry, grant time, purposes mask and the
-/// categories of the grant's first purpose), plus one slot per further purpose of the grant.
+/// Storage: one header word per (customer, brand), written with one SSTORE (bits 0-47 the nonce,
+/// 48-87 the expiry, 88-127 the grant time, 128-191 the purposes mask, 192-255 the categories of the
+/// grant's first, lowest, purpose), plus one slot per further purpose of the grant.
 interface IConsentLedger {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
@@ -32,12 +33,14 @@ interface IConsentLedger {
         uint48 nonce;
     }
 
-    /// @notice The EIP-712 `Grant` message a customer signs. `terms` lists each purpose once, in
-    /// ascending order of purpose, with the categories allowed for it.
+    /// @notice The EIP-712 `Grant` message a customer signs. `purposes` is the mask of the purposes
+    /// granted (bit i is purpose i); `categoriesPerPurpose` holds, for each of them in ascending order
+    /// of purpose, the categories allowed for it (one entry per bit of `purposes`).
     struct GrantRequest {
         address customer;
         address brand;
-        PurposeTerms[] terms;
+        uint64 purposes;
+        uint64[] categoriesPerPurpose;
         uint40 expiresAt;
         bytes32 noticeHash;
         uint256 nonce;
@@ -83,24 +86,24 @@ interface IConsentLedger {
         NoPurposes,
         ExpiryInPast,
         ExpiryTooFar,
-        InvalidPurpose
+        TermsMismatch
     }
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice `customer` granted `brand`, for each purpose in `terms`, the categories listed with it,
-    /// until `expiresAt`; the grant replaced any earlier one for this pair. `nonce` is the nonce the
-    /// grant consumed.
-    event Granted(
-        address indexed customer,
-        address indexed brand,
-        PurposeTerms[] terms,
-        uint40 expiresAt,
-        bytes32 noticeHash,
-        uint256 nonce
-    );
+    /// @notice `customer` granted `brand` the terms packed in `header`, the pair's stored header word:
+    /// bits 0-47 the pair's next nonce (the grant consumed the one before it), 48-87 the expiry,
+    /// 88-127 the grant time, 128-191 the purposes mask, 192-255 the categories allowed for the
+    /// lowest purpose of the mask. The grant replaced any earlier one for this pair. A grant of more
+    /// than one purpose is followed, in the same transaction, by `FurtherPurposesGranted`.
+    event Granted(address indexed customer, address indexed brand, uint256 header, bytes32 noticeHash);
+
+    /// @notice Emitted right after `Granted` when the grant covers more than one purpose: `categories`
+    /// holds, for each purpose of the header's mask after the lowest, in ascending order, the
+    /// categories allowed for it.
+    event FurtherPurposesGranted(address indexed customer, address indexed brand, uint64[] categories);
 
     /// @notice `customer` revoked whatever `brand` was allowed; `nonce` is the nonce consumed.
     event Revoked(address indexed customer, address indexed brand, uint256 nonce);
@@ -132,15 +135,15 @@ interface IConsentLedger {
     error ConsentLedgerZeroBrand(address customer);
 
     /// @notice Each purpose of a grant must allow at least one data category (revoke to withdraw
-    /// everything); `index` is the offending entry of `terms`.
+    /// everything); `index` is the offending entry of `categoriesPerPurpose`.
     error ConsentLedgerNoCategories(address customer, address brand, uint256 index);
 
     /// @notice A grant must cover at least one purpose.
     error ConsentLedgerNoPurposes(address customer, address brand);
 
-    /// @notice Purposes are numbered 0..63 and listed once each, in ascending order; `terms[index]`
-    /// is not.
-    error ConsentLedgerInvalidPurpose(address customer, address brand, uint256 index);
+    /// @notice `categoriesPerPurpose` must hold exactly one entry per purpose of the mask: the mask
+    /// names `purposeCount` purposes, the list has `categoriesCount` entries.
+    error ConsentLedgerTermsMismatch(address customer, address brand, uint256 purposeCount, uint256 categoriesCount);
 
     /// @notice Every grant expires, and not in the past.
     error ConsentLedgerExpiryInPast(uint40 expiresAt, uint256 timestamp);
@@ -158,14 +161,21 @@ interface IConsentLedger {
                                  WRITES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Grant `brand`, for each purpose in `terms`, the categories listed with it, until
+    /// @notice Grant `brand`, for each purpose of `purposes`, the categories listed for it, until
     /// `expiresAt`, as the customer (msg.sender) directly. Replaces any earlier grant to this brand
     /// (narrowing is a new grant) and consumes the pair's nonce.
     /// @param brand The brand's address.
-    /// @param terms Each purpose once (0..63, ascending) with its categories (a non-zero mask).
+    /// @param purposes The purposes mask (bit i is purpose i); at least one bit.
+    /// @param categoriesPerPurpose For each purpose of the mask, ascending, its categories (non-zero).
     /// @param expiresAt When the grant ends (unix seconds, in the future, within `MAX_GRANT_DURATION`).
     /// @param noticeHash Hash of the privacy notice the customer was shown.
-    function grant(address brand, PurposeTerms[] calldata terms, uint40 expiresAt, bytes32 noticeHash) external;
+    function grant(
+        address brand,
+        uint64 purposes,
+        uint64[] calldata categoriesPerPurpose,
+        uint40 expiresAt,
+        bytes32 noticeHash
+    ) external;
 
     /// @notice Revoke everything `brand` was allowed, as the customer (msg.sender) directly. No relayer
     /// can censor this path. Also invalidates any signed but unsubmitted message for this pair.

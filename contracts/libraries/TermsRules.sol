@@ -12,34 +12,44 @@ library TermsRules {
     /// @dev The longest a grant may last from the block that records it.
     uint256 internal constant MAX_GRANT_DURATION = 730 days;
 
-    /// @dev The checks every grant passes, however it arrives. Returns the first failure, the
-    /// purposes mask the terms name, and the index of the offending term (when a term is at fault).
-    function check(address brand, IConsentLedger.PurposeTerms[] calldata terms, uint40 expiresAt)
+    /// @dev The checks every grant passes, however it arrives: a brand, at least one purpose, one
+    /// non-zero categories mask per purpose of `purposes` (no more, no fewer), an expiry in the
+    /// future and within `MAX_GRANT_DURATION`. Returns the first failure and, when an entry of
+    /// `categories` is at fault, its index.
+    function check(address brand, uint64 purposes, uint64[] calldata categories, uint40 expiresAt)
         internal
         view
-        returns (IConsentLedger.Rejection, uint64 purposes, uint256 index)
+        returns (IConsentLedger.Rejection, uint256 index)
     {
-        if (brand == address(0)) return (IConsentLedger.Rejection.ZeroBrand, 0, 0);
-        if (terms.length == 0) return (IConsentLedger.Rejection.NoPurposes, 0, 0);
-        uint256 count = terms.length;
-        for (uint256 i = 0; i < count; ++i) {
-            IConsentLedger.PurposeTerms calldata term = terms[i];
-            uint8 purpose = term.purpose;
-            // ascending and each once: no purpose at or above this one is in the mask yet
-            if (purpose >= 64 || purposes >> purpose != 0) return (IConsentLedger.Rejection.InvalidPurpose, 0, i);
-            if (term.categories == 0) return (IConsentLedger.Rejection.NoCategories, 0, i);
-            purposes |= uint64(1) << purpose;
+        if (brand == address(0)) return (IConsentLedger.Rejection.ZeroBrand, 0);
+        if (purposes == 0) return (IConsentLedger.Rejection.NoPurposes, 0);
+        uint256 count = categories.length;
+        if (count == 1) {
+            // the common case, without the loop: one purpose, one mask
+            if (withoutLowestBit(purposes) != 0) return (IConsentLedger.Rejection.TermsMismatch, 0);
+            if (categories[0] == 0) return (IConsentLedger.Rejection.NoCategories, 0);
+        } else {
+            uint64 rest = purposes;
+            for (uint256 i = 0; i < count; ++i) {
+                if (rest == 0) return (IConsentLedger.Rejection.TermsMismatch, 0); // more entries than purposes
+                if (categories[i] == 0) return (IConsentLedger.Rejection.NoCategories, i);
+                rest = withoutLowestBit(rest);
+            }
+            if (rest != 0) return (IConsentLedger.Rejection.TermsMismatch, 0); // fewer entries than purposes
         }
-        if (expiresAt <= block.timestamp) return (IConsentLedger.Rejection.ExpiryInPast, 0, 0);
-        if (expiresAt > block.timestamp + MAX_GRANT_DURATION) return (IConsentLedger.Rejection.ExpiryTooFar, 0, 0);
-        return (IConsentLedger.Rejection.None, purposes, 0);
+        if (expiresAt <= block.timestamp) return (IConsentLedger.Rejection.ExpiryInPast, 0);
+        if (expiresAt > block.timestamp + MAX_GRANT_DURATION) return (IConsentLedger.Rejection.ExpiryTooFar, 0);
+        return (IConsentLedger.Rejection.None, 0);
     }
 
-    /// @dev Reverts with the error of a failure `check` returned (never returns).
+    /// @dev Reverts with the error of a failure `check` returned (never returns); `count` is the
+    /// length of the grant's `categoriesPerPurpose`.
     function revertFor(
         IConsentLedger.Rejection reason,
         address customer,
         address brand,
+        uint64 purposes,
+        uint256 count,
         uint40 expiresAt,
         uint256 index
     ) internal view {
@@ -47,8 +57,8 @@ library TermsRules {
         if (reason == IConsentLedger.Rejection.NoPurposes) {
             revert IConsentLedger.ConsentLedgerNoPurposes(customer, brand);
         }
-        if (reason == IConsentLedger.Rejection.InvalidPurpose) {
-            revert IConsentLedger.ConsentLedgerInvalidPurpose(customer, brand, index);
+        if (reason == IConsentLedger.Rejection.TermsMismatch) {
+            revert IConsentLedger.ConsentLedgerTermsMismatch(customer, brand, bitCount(purposes), count);
         }
         if (reason == IConsentLedger.Rejection.NoCategories) {
             revert IConsentLedger.ConsentLedgerNoCategories(customer, brand, index);
@@ -64,6 +74,22 @@ library TermsRules {
     function lowestBit(uint64 mask) internal pure returns (uint64) {
         unchecked {
             return mask & (~mask + 1);
+        }
+    }
+
+    /// @dev `mask` without its lowest set bit (zero for zero). Unchecked: for a zero `mask`,
+    /// `mask - 1` wraps to all ones and the `&` with zero gives zero, which is the answer wanted.
+    function withoutLowestBit(uint64 mask) internal pure returns (uint64) {
+        unchecked {
+            return mask & (mask - 1);
+        }
+    }
+
+    /// @dev How many bits of `mask` are set.
+    function bitCount(uint64 mask) internal pure returns (uint256 count) {
+        while (mask != 0) {
+            mask = withoutLowestBit(mask);
+            ++count;
         }
     }
 }

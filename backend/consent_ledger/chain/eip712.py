@@ -6,6 +6,7 @@ computed here by hand (fast, no JSON round trip); tests pin it against eth-accou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,21 +14,19 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from consent_ledger.domain import GrantRequest, PurposeTerms, RevokeRequest
+from consent_ledger.domain import GrantRequest, RevokeRequest, wire_terms
 
 DOMAIN_NAME = "ConsentLedger"
 DOMAIN_VERSION = "1"
 
-PURPOSE_TERMS_TYPE = "PurposeTerms(uint8 purpose,uint64 categories)"
 GRANT_TYPE = (
-    "Grant(address customer,address brand,PurposeTerms[] terms,uint40 expiresAt,"
-    "bytes32 noticeHash,uint256 nonce,uint40 deadline)" + PURPOSE_TERMS_TYPE
+    "Grant(address customer,address brand,uint64 purposes,uint64[] categoriesPerPurpose,uint40 expiresAt,"
+    "bytes32 noticeHash,uint256 nonce,uint40 deadline)"
 )
 REVOKE_TYPE = "Revoke(address customer,address brand,uint256 nonce,uint40 deadline)"
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 
 GRANT_TYPEHASH = keccak(text=GRANT_TYPE)
-PURPOSE_TERMS_TYPEHASH = keccak(text=PURPOSE_TERMS_TYPE)
 REVOKE_TYPEHASH = keccak(text=REVOKE_TYPE)
 DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
 
@@ -40,15 +39,12 @@ _DOMAIN_FIELDS = [
 _GRANT_FIELDS = [
     {"name": "customer", "type": "address"},
     {"name": "brand", "type": "address"},
-    {"name": "terms", "type": "PurposeTerms[]"},
+    {"name": "purposes", "type": "uint64"},
+    {"name": "categoriesPerPurpose", "type": "uint64[]"},
     {"name": "expiresAt", "type": "uint40"},
     {"name": "noticeHash", "type": "bytes32"},
     {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint40"},
-]
-_PURPOSE_TERMS_FIELDS = [
-    {"name": "purpose", "type": "uint8"},
-    {"name": "categories", "type": "uint64"},
 ]
 _REVOKE_FIELDS = [
     {"name": "customer", "type": "address"},
@@ -91,17 +87,19 @@ class Domain:
         }
 
 
-def terms_hash(terms: tuple[PurposeTerms, ...]) -> bytes:
-    """EIP-712 encoding of a `PurposeTerms[]`: keccak of its members' struct hashes, concatenated."""
-    return keccak(b"".join(keccak(PURPOSE_TERMS_TYPEHASH + _word(t.purpose) + _word(t.categories)) for t in terms))
+def categories_hash(categories: Sequence[int]) -> bytes:
+    """EIP-712 encoding of a `uint64[]`: keccak of its items, each as a 32-byte word."""
+    return keccak(b"".join(_word(c) for c in categories))
 
 
 def grant_struct_hash(g: GrantRequest) -> bytes:
+    purposes, categories = wire_terms(g.terms)
     return keccak(
         GRANT_TYPEHASH
         + _addr(g.customer)
         + _addr(g.brand)
-        + terms_hash(g.terms)
+        + _word(purposes)
+        + categories_hash(categories)
         + _word(g.expires_at)
         + g.notice_hash.rjust(32, b"\0")
         + _word(g.nonce)
@@ -126,18 +124,15 @@ def revoke_digest(domain: Domain, r: RevokeRequest) -> bytes:
     return digest(domain, revoke_struct_hash(r))
 
 
-def terms_message(terms: tuple[PurposeTerms, ...]) -> list[dict[str, Any]]:
-    return [{"purpose": t.purpose, "categories": str(t.categories)} for t in terms]
-
-
 def grant_message(g: GrantRequest) -> dict[str, Any]:
     """The `message` part of the typed data. uint64/uint256 values are decimal strings so that
-    JavaScript wallets never round them; uint8 purposes and uint40 times fit in a JS number and stay
-    numbers."""
+    JavaScript wallets never round them; uint40 times fit in a JS number and stay numbers."""
+    purposes, categories = wire_terms(g.terms)
     return {
         "customer": to_checksum_address(g.customer),
         "brand": to_checksum_address(g.brand),
-        "terms": terms_message(g.terms),
+        "purposes": str(purposes),
+        "categoriesPerPurpose": [str(c) for c in categories],
         "expiresAt": g.expires_at,
         "noticeHash": "0x" + g.notice_hash.hex(),
         "nonce": str(g.nonce),
@@ -157,7 +152,7 @@ def revoke_message(r: RevokeRequest) -> dict[str, Any]:
 def grant_typed_data(domain: Domain, g: GrantRequest) -> dict[str, Any]:
     """The JSON a wallet's `eth_signTypedData_v4` accepts for a grant."""
     return {
-        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Grant": _GRANT_FIELDS, "PurposeTerms": _PURPOSE_TERMS_FIELDS},
+        "types": {"EIP712Domain": _DOMAIN_FIELDS, "Grant": _GRANT_FIELDS},
         "primaryType": "Grant",
         "domain": domain.to_json(),
         "message": grant_message(g),

@@ -19,7 +19,7 @@ from consent_ledger.chain.events import LedgerEvent, decode_logs
 from consent_ledger.chain.reverts import RevertDecoder
 from consent_ledger.chain.rpc import BlockRef, RpcClient, block_param
 from consent_ledger.chain.tx import Receipt, TxSender
-from consent_ledger.domain import GrantRequest, GrantState, PurposeTerms, Query, RevokeRequest, Terms
+from consent_ledger.domain import GrantRequest, GrantState, PurposeTerms, Query, RevokeRequest, Terms, wire_terms
 from consent_ledger.errors import RpcError
 
 BATCH_VIEW_CHUNK = 5_000
@@ -28,12 +28,9 @@ GAS_PER_EXTRA_PURPOSE = 2_600  # each purpose asked beyond the first may read on
 BASE_CALL_GAS = 1_000_000
 
 
-def _terms_list(terms: Terms) -> list[tuple[int, int]]:
-    return [(t.purpose, t.categories) for t in terms]
-
-
 def _grant_tuple(g: GrantRequest) -> tuple[Any, ...]:
-    return (g.customer, g.brand, _terms_list(g.terms), g.expires_at, g.notice_hash, g.nonce, g.deadline)
+    purposes, categories = wire_terms(g.terms)
+    return (g.customer, g.brand, purposes, list(categories), g.expires_at, g.notice_hash, g.nonce, g.deadline)
 
 
 def _revoke_tuple(r: RevokeRequest) -> tuple[Any, ...]:
@@ -174,7 +171,8 @@ class Ledger:
         notice_hash: bytes,
     ) -> TxResult:
         """Direct grant: the sender is the customer."""
-        return self._transact(sender, "grant", [brand, _terms_list(terms), expires_at, notice_hash])
+        purposes, categories = wire_terms(terms)
+        return self._transact(sender, "grant", [brand, purposes, list(categories), expires_at, notice_hash])
 
     def revoke(self, sender: TxSender, brand: str) -> TxResult:
         """Direct revocation: the sender is the customer; no relayer involved."""
