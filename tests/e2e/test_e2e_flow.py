@@ -152,7 +152,8 @@ def test_two_purposes_with_different_data(server, open_page, wallet_for) -> None
     expect(summary.locator('li[data-purpose="marketing.sms"]')).to_have_text(
         "for Text message marketing, use Phone number"
     )
-    expect(page.locator("#summary-wallet")).to_contain_text("purpose 16 (Email marketing) with categories 262145")
+    expect(page.locator("#summary-wallet")).to_contain_text("262145 for purpose 16 (Email marketing)")
+    expect(page.locator("#summary-wallet")).to_contain_text("categoriesPerPurpose [262145, ")
     shot(page, "07-portal-two-purposes-summary")
     previous = page.locator("#progress").get_attribute("data-id") or ""
     page.get_by_role("button", name="Sign and grant").click()

@@ -29,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, text
 
 from consent_ledger.chain.devnet import HARDFORK, find_anvil, free_port
-from consent_ledger.chain.events import GRANT_REJECTED, GRANTED, Granted, decode_logs
+from consent_ledger.chain.events import GRANT_REJECTED, GRANT_TOPICS, Granted, decode_logs
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.config import ANVIL_RELAYER_KEY
 from consent_ledger.errors import ChainError
@@ -366,7 +366,7 @@ class Load:
 # ---------------------------------------------------------------- what the chain and the database hold
 
 
-def ledger_events(rpc: RpcClient, contract: str, from_block: int, topic: str) -> list[Any]:
+def ledger_events(rpc: RpcClient, contract: str, from_block: int, topic: str | list[str]) -> list[Any]:
     logs = rpc.request(
         "eth_getLogs", [{"address": contract, "fromBlock": hex(from_block), "toBlock": "latest", "topics": [topic]}]
     )
@@ -374,7 +374,7 @@ def ledger_events(rpc: RpcClient, contract: str, from_block: int, topic: str) ->
 
 
 def granted_per_nonce(rpc: RpcClient, contract: str, from_block: int) -> Counter[tuple[str, str, int]]:
-    events = ledger_events(rpc, contract, from_block, GRANTED)
+    events = ledger_events(rpc, contract, from_block, GRANT_TOPICS)
     return Counter((e.customer, e.brand, e.nonce) for e in events if isinstance(e, Granted))
 
 

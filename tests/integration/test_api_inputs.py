@@ -85,19 +85,13 @@ def test_grant_typed_data_inputs(api) -> None:
     }
     typed = api.client.post(url, json=per_purpose, headers=auth).json()
     catalog = api.context.catalog
-    assert typed["message"]["terms"] == sorted(
-        [
-            {
-                "purpose": catalog.purpose("marketing.email").bit,
-                "categories": str(catalog.category_mask(["contact.email", "interests"])),
-            },
-            {
-                "purpose": catalog.purpose("tcf.measure_ad_performance").bit,
-                "categories": str(catalog.category_mask(["purchase_history"])),
-            },
-        ],
-        key=lambda t: t["purpose"],
-    )
+    email, measure = catalog.purpose("marketing.email").bit, catalog.purpose("tcf.measure_ad_performance").bit
+    by_bit = {
+        email: str(catalog.category_mask(["contact.email", "interests"])),
+        measure: str(catalog.category_mask(["purchase_history"])),
+    }
+    assert typed["message"]["purposes"] == str(1 << email | 1 << measure)
+    assert typed["message"]["categoriesPerPurpose"] == [by_bit[bit] for bit in sorted(by_bit)]
     _problem(api.client.post(url, json={**per_purpose, "categories": ["contact.email"]}, headers=auth), 400)
     _problem(api.client.post(url, json={"brand": brand.address}, headers=auth), 400)
     no_data = {"brand": brand.address, "terms": [{"purpose": "marketing.email", "categories": []}]}
@@ -125,8 +119,9 @@ def test_submission_checks_before_the_outbox(api) -> None:
 
     wrong_signer = "0x" + Account.sign_typed_data(Account.create().key, full_message=typed).signature.hex()
     _problem(submit(signature=wrong_signer), 400)
-    (term,) = message["terms"]
-    _problem(submit(message={**message, "terms": [{**term, "categories": "3"}]}), 400)  # tampered after signing
+    (mask,) = message["categoriesPerPurpose"]
+    assert mask != "3"
+    _problem(submit(message={**message, "categoriesPerPurpose": ["3"]}), 400)  # tampered after signing
     _problem(submit(message={**message, "categories": "1"}), 400)  # not a field of the message
 
     def signed_with(**changes):
@@ -136,16 +131,19 @@ def test_submission_checks_before_the_outbox(api) -> None:
         return submit(message=other["message"], signature=sig)
 
     measure = api.context.catalog.purpose("tcf.measure_ad_performance").bit
-    for bad, why in [
-        ([], "at least one purpose"),
-        ([term, term], "ascending"),  # the same purpose twice
-        ([term, {"purpose": measure, "categories": "1"}], "ascending"),  # not in ascending order
-        ([{**term, "categories": "0"}], "at least one data category"),
-        ([{"purpose": 12, "categories": "1"}], "unknown to catalog"),  # a bit the catalog does not name
-        ([{"purpose": 64, "categories": "1"}], "ascending"),  # beyond the contract's 0..63
-        ([{**term, "categories": str(1 << 60)}], "unknown to catalog"),
+    purposes = int(message["purposes"])
+    for bad_purposes, bad_masks, why in [
+        (0, [], "at least one purpose"),
+        (purposes, [mask, mask], "one mask per purpose"),  # two masks for one purpose
+        (purposes | 1 << measure, [mask], "one mask per purpose"),  # two purposes, one mask
+        (purposes, ["0"], "at least one data category"),
+        (1 << 12, ["1"], "unknown to catalog"),  # a bit the catalog does not name
+        (purposes, [str(1 << 60)], "unknown to catalog"),
     ]:
-        assert why in _problem(signed_with(terms=bad), 400)["detail"], (bad, why)
+        changes = {"purposes": str(bad_purposes), "categoriesPerPurpose": bad_masks}
+        assert why in _problem(signed_with(**changes), 400)["detail"], (changes, why)
+    # beyond the contract's purposes 0..63 (no wallet would sign it: it is not a uint64)
+    assert "from 0 to" in _problem(submit(message={**message, "purposes": str(1 << 64)}), 400)["detail"]
     too_far = message["deadline"] + api.context.ledger.max_grant_duration()
     assert "at most 730 days" in _problem(signed_with(expiresAt=too_far), 400)["detail"]
     _problem(submit(message={**message, "nonce": "5"}), 409)  # not the current nonce

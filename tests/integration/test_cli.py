@@ -372,11 +372,11 @@ def test_bench_gas_json(cli: Cli) -> None:
     # The targets are reported as they are, met or not.
     assert report["targets"] == {"grant_signed_new": 56_000, "grant_batch50_per_grant": 36_000, "revoke_signed": 36_000}
     assert report["meets_targets"] is all(report[k] <= v for k, v in report["targets"].items())
+    # Gas is deterministic: the targets are met, and stay met.
+    assert report["meets_targets"] is True
+    assert report["grant_signed_new"] <= 56_000
+    assert report["grant_batch50_per_grant"] <= 36_000
     assert report["revoke_signed"] <= 36_000
-    # Per-purpose terms: a one-purpose grant costs at most ~2,600 more than the single-mask grant did
-    # (55,798 new, 35,772 per batched grant); README explains where the difference goes.
-    assert report["grant_signed_new"] <= 58_500
-    assert report["grant_batch50_per_grant"] <= 38_500
     # Each further purpose adds one storage write (22,100 for a fresh slot) and its share of calldata,
     # event data and hashing, never more.
     for single, triple in (

@@ -187,6 +187,13 @@ def test_direct_grant_checks_terms(chain, ledger: Ledger) -> None:
         ledger.grant(own, brand, (PurposeTerms(1, 1),), now - 1, NOTICE)
     with refused("ConsentLedgerExpiryTooFar"):
         ledger.grant(own, brand, (PurposeTerms(1, 1),), now + 731 * DAY, NOTICE)
-    with refused("ConsentLedgerInvalidPurpose", index=1):
+    # a purpose named twice: its two masks make a list one longer than the mask has bits
+    with refused("ConsentLedgerTermsMismatch", purposeCount=1, categoriesCount=2):
         ledger.grant(own, brand, (PurposeTerms(2, 1), PurposeTerms(2, 4)), now + DAY, NOTICE)
+    grant = ledger.abi.function("grant")
+    for purposes, masks in ((0b110, [1]), (0b10, [1, 2]), (0b111, [])):
+        with refused("ConsentLedgerTermsMismatch", purposeCount=purposes.bit_count(), categoriesCount=len(masks)):
+            own.transact(ledger.address, grant.encode([brand, purposes, masks, now + DAY, NOTICE]))
+    with refused("ConsentLedgerNoCategories", index=1):
+        own.transact(ledger.address, grant.encode([brand, 0b11, [1, 0], now + DAY, NOTICE]))
     assert ledger.nonce_of(customer.address, brand) == 0

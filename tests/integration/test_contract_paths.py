@@ -129,6 +129,7 @@ def test_batch_reports_each_reason(chain, ledger: Ledger, relayer: TxSender) -> 
         signed(categories=0),
         signed(purposes=0),
         signed(expires_in=-10),
+        signed(terms=(PurposeTerms(1, 1), PurposeTerms(1, 2))),  # two masks for one purpose
         signed(),
     ]
     result = ledger.grant_batch(relayer, items)
@@ -139,6 +140,7 @@ def test_batch_reports_each_reason(chain, ledger: Ledger, relayer: TxSender) -> 
         Rejection.NO_CATEGORIES,
         Rejection.NO_PURPOSES,
         Rejection.EXPIRY_IN_PAST,
+        Rejection.TERMS_MISMATCH,
     ]
     assert sum(isinstance(e, Granted) for e in result.events) == 2
 

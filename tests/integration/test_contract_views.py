@@ -13,7 +13,7 @@ from consent_ledger.chain import eip712
 from consent_ledger.chain.events import Anchored, Granted, Rejected, Rejection, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
-from consent_ledger.domain import PurposeTerms, Query, RevokeRequest, terms_of
+from consent_ledger.domain import PurposeTerms, Query, RevokeRequest, terms_from_wire, terms_of, uniform_terms
 from consent_ledger.errors import ContractRevertError
 from support import DAY, NOTICE, grant_request, new_account, sign_grant, sign_revoke
 
@@ -168,34 +168,47 @@ def test_anchor_per_custodian(chain, ledger: Ledger, relayer: TxSender) -> None:
 def test_event_decoder_agrees_with_web3(chain, ledger: Ledger, relayer: TxSender) -> None:
     brand, now = new_account().address, chain.now()
     customers = [new_account() for _ in range(4)]
-    items = [(grant_request(c.address, brand, now), c) for c in customers]
+    several = (PurposeTerms(1, 0b11), PurposeTerms(4, 0b100), PurposeTerms(9, 0b1000))
+    items = [
+        (grant_request(c.address, brand, now, terms=several if i % 2 else None), c) for i, c in enumerate(customers)
+    ]
     signed = [(r, sign_grant(ledger, c, r)) for r, c in items]
-    signed[1] = (signed[1][0], sign_grant(ledger, customers[0], signed[1][0]))
+    signed[2] = (signed[2][0], sign_grant(ledger, customers[0], signed[2][0]))
     result = ledger.grant_batch(relayer, signed)
 
     w3 = Web3(Web3.HTTPProvider(chain.rpc.url))
     contract = w3.eth.contract(address=ledger.address, abi=chain.artifacts["ConsentLedger"].abi)
     receipt = w3.eth.get_transaction_receipt(result.receipt.tx_hash)
     theirs_granted = contract.events.Granted().process_receipt(receipt, errors=DISCARD)
+    theirs_further = {
+        e["logIndex"]: e for e in contract.events.FurtherPurposesGranted().process_receipt(receipt, errors=DISCARD)
+    }
     theirs_rejected = contract.events.GrantRejected().process_receipt(receipt, errors=DISCARD)
     ours = decode_logs(result.receipt.logs, ledger.address)
     ours_granted = [e for e in ours if isinstance(e, Granted)]
     ours_rejected = [e for e in ours if isinstance(e, Rejected)]
     assert len(ours_granted) == len(theirs_granted) == 3
+    assert len(theirs_further) == 3  # every grant here has several purposes
     for mine, theirs in zip(ours_granted, theirs_granted, strict=True):
         args = theirs["args"]
+        header = args["header"]
+        further = theirs_further.get(theirs["logIndex"] + 1)
+        categories = [header >> 192, *(further["args"]["categories"] if further else [])]
+        purposes = header >> 128 & (2**64 - 1)
         assert (mine.customer, mine.brand, mine.terms) == (
             args["customer"],
             args["brand"],
-            tuple(PurposeTerms(t["purpose"], t["categories"]) for t in args["terms"]),
+            terms_from_wire(purposes, categories),
         )
-        assert (mine.expires_at, mine.notice_hash, mine.nonce) == (
-            args["expiresAt"],
+        assert (mine.expires_at, mine.granted_at, mine.notice_hash, mine.nonce) == (
+            header >> 48 & (2**40 - 1),
+            header >> 88 & (2**40 - 1),
             "0x" + args["noticeHash"].hex(),
-            args["nonce"],
+            (header & (2**48 - 1)) - 1,
         )
         assert mine.at.log_index == theirs["logIndex"]
         assert mine.at.block_number == theirs["blockNumber"]
+    assert [e.terms for e in ours_granted] == [uniform_terms(0b111, 0b11), several, several]
     assert len(ours_rejected) == len(theirs_rejected) == 1
     assert int(ours_rejected[0].reason) == theirs_rejected[0]["args"]["reason"]
 

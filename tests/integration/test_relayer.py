@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from consent_ledger.chain.devnet import free_port
-from consent_ledger.chain.events import GRANT_REJECTED, GRANTED, Granted, decode_logs
+from consent_ledger.chain.events import GRANT_REJECTED, GRANT_TOPICS, Granted, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.chain.tx import TxSender
@@ -89,7 +89,7 @@ def _accept_grants(outbox: Outbox, ledger: Ledger, chain, brand: str, count: int
     return customers, ids
 
 
-def _events(chain, ledger: Ledger, topic: str) -> list:
+def _events(chain, ledger: Ledger, topic: str | list[str]) -> list:
     logs = chain.rpc.request(
         "eth_getLogs",
         [
@@ -105,7 +105,9 @@ def _events(chain, ledger: Ledger, topic: str) -> list:
 
 
 def _granted_per_nonce(chain, ledger: Ledger) -> Counter:
-    return Counter((e.customer, e.brand, e.nonce) for e in _events(chain, ledger, GRANTED) if isinstance(e, Granted))
+    return Counter(
+        (e.customer, e.brand, e.nonce) for e in _events(chain, ledger, GRANT_TOPICS) if isinstance(e, Granted)
+    )
 
 
 def _sent_rows(engine: Engine) -> list[SentTransaction]:

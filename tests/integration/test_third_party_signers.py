@@ -57,4 +57,6 @@ def test_signed_by_a_third_party_library(api: Api, library: str) -> None:
     api.relay()
     assert api.client.get(f"/v1/me/submissions/{reply.json()['id']}", headers=auth).json()["status"] == "confirmed"
     state = api.context.ledger.grant_of(customer.address, brand.address)
-    assert [{"purpose": t.purpose, "categories": str(t.categories)} for t in state.terms] == served["message"]["terms"]
+    assert str(state.purposes) == served["message"]["purposes"]
+    assert [str(t.categories) for t in state.terms] == served["message"]["categoriesPerPurpose"]
+    assert len(state.terms) == 2  # both purposes, each with its own categories

@@ -13,29 +13,43 @@ from eth_utils.address import to_checksum_address
 
 from consent_ledger.addresses import checksum
 from consent_ledger.chain import calldata, eip712
-from consent_ledger.domain import GrantRequest, PurposeTerms, Query, RevokeRequest, terms_of
+from consent_ledger.domain import (
+    GrantRequest,
+    PurposeTerms,
+    Query,
+    RevokeRequest,
+    terms_from_wire,
+    terms_of,
+    wire_terms,
+)
 from consent_ledger.errors import ChainError
 
 
 def test_type_strings_are_pinned() -> None:
-    assert eip712.PURPOSE_TERMS_TYPE == "PurposeTerms(uint8 purpose,uint64 categories)"
     assert eip712.GRANT_TYPE == (
-        "Grant(address customer,address brand,PurposeTerms[] terms,uint40 expiresAt,"
+        "Grant(address customer,address brand,uint64 purposes,uint64[] categoriesPerPurpose,uint40 expiresAt,"
         "bytes32 noticeHash,uint256 nonce,uint40 deadline)"
-        "PurposeTerms(uint8 purpose,uint64 categories)"
     )
     assert eip712.REVOKE_TYPE == "Revoke(address customer,address brand,uint256 nonce,uint40 deadline)"
     assert eip712.GRANT_TYPEHASH.hex() == keccak(text=eip712.GRANT_TYPE).hex()
-    assert eip712.PURPOSE_TERMS_TYPEHASH.hex() == keccak(text=eip712.PURPOSE_TERMS_TYPE).hex()
 
 
 def test_type_strings_match_the_solidity_library(project_root) -> None:
     source = (project_root / "contracts" / "libraries" / "GrantHash.sol").read_text()
-    main_type = eip712.GRANT_TYPE.removesuffix(eip712.PURPOSE_TERMS_TYPE)
-    # the Grant type hash is keccak256 of the two literals written one after the other
-    assert f'"{main_type}"\n        "{eip712.PURPOSE_TERMS_TYPE}"' in source
-    assert f'keccak256("{eip712.PURPOSE_TERMS_TYPE}")' in source
+    # the Grant type hash is keccak256 of two literals written one after the other, split after expiresAt
+    first, second = eip712.GRANT_TYPE.split("expiresAt,")
+    assert f'"{first}expiresAt,"\n        "{second}"' in source
     assert f'"{eip712.REVOKE_TYPE}"' in source
+
+
+def test_wire_terms_round_trip() -> None:
+    terms = (PurposeTerms(0, 1), PurposeTerms(5, 6), PurposeTerms(63, 2**64 - 1))
+    assert wire_terms(reversed(terms)) == (1 | 1 << 5 | 1 << 63, (1, 6, 2**64 - 1))
+    assert terms_from_wire(*wire_terms(terms)) == terms
+    # a purpose named twice keeps both masks: one more than the mask has bits, which the contract refuses
+    assert wire_terms((PurposeTerms(2, 1), PurposeTerms(2, 4))) == (4, (1, 4))
+    with pytest.raises(ValueError, match="1 purposes but 2"):
+        terms_from_wire(4, (1, 4))
 
 
 def _random_grant(rng: random.Random) -> GrantRequest:
@@ -70,7 +84,8 @@ def test_wallet_json_keeps_big_numbers_exact() -> None:
     terms = (PurposeTerms(63, 2**64 - 1),)
     grant = GrantRequest("0x" + "11" * 20, "0x" + "22" * 20, terms, 2**40 - 1, b"\1" * 32, 2**255, 5)
     message = eip712.grant_typed_data(eip712.Domain(31337, "0x" + "33" * 20), grant)["message"]
-    assert message["terms"] == [{"purpose": 63, "categories": str(2**64 - 1)}]
+    assert message["purposes"] == str(2**63)
+    assert message["categoriesPerPurpose"] == [str(2**64 - 1)]
     assert message["nonce"] == str(2**255)
 
 

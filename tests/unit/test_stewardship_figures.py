@@ -40,7 +40,7 @@ def at(block: int, index: int = 0) -> LogPosition:
 
 
 def granted(block: int, customer: str, terms: tuple[PurposeTerms, ...], expires: int, notice: str = NOTICE) -> Granted:
-    return Granted(at(block), checksum(customer), checksum(BRAND), terms, expires, notice, block)
+    return Granted(at(block), checksum(customer), checksum(BRAND), terms, expires, notice, block, block)
 
 
 def revoked(block: int, customer: str) -> Revoked:

@@ -19,17 +19,14 @@ class Domain(Reply):
     verifyingContract: str  # noqa: N815 -- EIP-712's own name
 
 
-class MessageTerms(Reply):
-    """One purpose of a grant (its bit) with the data categories it may use (decimal uint256 mask)."""
-
-    purpose: int
-    categories: str
-
-
 class GrantMessage(Reply):
     customer: str
     brand: str
-    terms: list[MessageTerms] = Field(description="each purpose with its own categories, purposes ascending")
+    purposes: str = Field(description="the purposes mask (bit i is purpose i), a decimal uint64")
+    categoriesPerPurpose: list[str] = Field(  # noqa: N815 -- the contract's field name
+        description="for each purpose of the mask, in ascending order of purpose, the data categories it may use "
+        "(a decimal uint64 mask)"
+    )
     expiresAt: int  # noqa: N815 -- the contract's field name
     noticeHash: str  # noqa: N815 -- the contract's field name
     nonce: str

@@ -11,13 +11,20 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
-from consent_ledger.domain import UINT40_MAX, UINT64_MAX, GrantRequest, PurposeTerms, RevokeRequest, Terms
+from consent_ledger.domain import UINT40_MAX, UINT64_MAX, GrantRequest, RevokeRequest, Terms, terms_from_wire
 from consent_ledger.errors import InputError
 
 UINT256_MAX = 2**256 - 1
-_GRANT_FIELDS = {"customer", "brand", "terms", "expiresAt", "noticeHash", "nonce", "deadline"}
-_TERM_FIELDS = {"purpose", "categories"}
-UINT8_MAX = 255
+_GRANT_FIELDS = {
+    "customer",
+    "brand",
+    "purposes",
+    "categoriesPerPurpose",
+    "expiresAt",
+    "noticeHash",
+    "nonce",
+    "deadline",
+}
 MAX_TERMS = 64  # one per purpose at most
 _REVOKE_FIELDS = {"customer", "brand", "nonce", "deadline"}
 
@@ -70,21 +77,26 @@ def _fields(message: object, expected: set[str]) -> Mapping[str, Any]:
 
 
 def _terms(message: Mapping[str, Any]) -> Terms:
-    """The `terms` array as typed (uint8 purpose, uint64 categories); the contract's rules on them
-    (ascending purposes below 64, non-empty categories) are checked by `check_terms`."""
-    value = message["terms"]
+    """`purposes` (a uint64 mask) and `categoriesPerPurpose` (one uint64 per bit of the mask, in
+    ascending order of purpose) as terms; the contract's rule that no mask is empty is checked by
+    `check_terms`."""
+    purposes = _uint(message, "purposes", UINT64_MAX)
+    value = message["categoriesPerPurpose"]
     if not isinstance(value, list):
-        raise InputError("terms must be a list of {purpose, categories}")
+        raise InputError("categoriesPerPurpose must be a list of categories masks, one per purpose")
     if len(value) > MAX_TERMS:
-        raise InputError(f"terms may name at most {MAX_TERMS} purposes")
-    terms = []
-    for index, item in enumerate(value):
-        try:
-            term = _fields(item, _TERM_FIELDS)
-            terms.append(PurposeTerms(_uint(term, "purpose", UINT8_MAX), _uint(term, "categories", UINT64_MAX)))
-        except InputError as error:
-            raise InputError(f"terms[{index}]: {error}") from error
-    return tuple(terms)
+        raise InputError(f"categoriesPerPurpose may hold at most {MAX_TERMS} masks")
+    categories = [
+        _uint({f"categoriesPerPurpose[{i}]": item}, f"categoriesPerPurpose[{i}]", UINT64_MAX)
+        for i, item in enumerate(value)
+    ]
+    count = purposes.bit_count()
+    if len(categories) != count:
+        raise InputError(
+            "categoriesPerPurpose must hold one mask per purpose: "
+            f"purposes names {count}, the list has {len(categories)}"
+        )
+    return terms_from_wire(purposes, categories)
 
 
 def parse_grant_message(message: object) -> GrantRequest:

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from consent_ledger.chain.events import GRANTED, REVOKED, Granted, Revoked, decode_logs
+from consent_ledger.chain.events import GRANT_TOPICS, REVOKED, Granted, Revoked, decode_logs
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.errors import ChainError, ConflictError, LedgerError, NodeUnavailableError
 from consent_ledger.relayer.expect import ANY_TX, Expect
@@ -92,7 +92,7 @@ class RelayerWorker:
                     "fromBlock": hex(self.from_block),
                     "toBlock": "latest",
                     "topics": [
-                        [GRANTED, REVOKED],
+                        [*GRANT_TOPICS, REVOKED],
                         sorted({_topic(i.request.customer) for i in items}),
                         sorted({_topic(i.request.brand) for i in items}),
                     ],

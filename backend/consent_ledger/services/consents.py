@@ -42,7 +42,7 @@ def check_terms_rules(terms: Terms) -> None:
         if not previous < term.purpose < PURPOSE_LIMIT:
             raise InputError(f"terms[{index}]: purposes are 0 to 63, each listed once, in ascending order")
         if term.categories == 0:
-            raise InputError(f"terms[{index}]: each purpose must allow at least one data category")
+            raise InputError(f"categoriesPerPurpose[{index}]: each purpose must allow at least one data category")
         previous = term.purpose
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from consent_ledger.addresses import checksum
-from consent_ledger.chain.events import ANCHORED, GRANTED, REVOKED, Anchored, Granted, Revoked, decode_logs
+from consent_ledger.chain.events import ANCHORED, GRANT_TOPICS, REVOKED, Anchored, Granted, Revoked, decode_logs
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.errors import ChainError, InputError, RpcError
 from consent_ledger.stewardship.figures import ChainFacts
@@ -56,7 +56,7 @@ def read_facts(
     stop = head if as_of_block is None else as_of_block
     if stop > head:
         raise InputError(f"block {stop} is not on the chain yet (its latest block is {head})")
-    raw = _logs(rpc, contract, from_block, stop, [[GRANTED, REVOKED], None, _topic(brand)])
+    raw = _logs(rpc, contract, from_block, stop, [[*GRANT_TOPICS, REVOKED], None, _topic(brand)])
     events = [e for e in decode_logs(raw, contract) if isinstance(e, Granted | Revoked) and e.brand == brand]
     events.sort(key=lambda e: (e.at.block_number, e.at.log_index))
     raw_anchors = _logs(rpc, contract, from_block, stop, [ANCHORED, _topic(custodian)])

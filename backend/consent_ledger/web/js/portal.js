@@ -86,6 +86,15 @@ function maskOf(names) {
   return names.reduce((mask, name) => mask | BigInt(entryOf("category", name).mask), 0n).toString();
 }
 
+/** The same terms as the wallet shows them: `purposes`, the mask of the purposes' bits, and
+ * `categoriesPerPurpose`, one category mask per purpose in ascending order of its bit. */
+function walletNumbers(chosen) {
+  const ordered = chosen.map((t) => ({ ...t, bit: entryOf("purpose", t.purpose).bit })).sort((a, b) => a.bit - b.bit);
+  const purposes = ordered.reduce((mask, t) => mask | (1n << BigInt(t.bit)), 0n).toString();
+  const each = ordered.map((t) => `${maskOf(t.categories)} for purpose ${t.bit} (${labelFor("purpose", t.purpose)})`);
+  return `Your wallet shows the same terms as numbers: purposes ${purposes} (the purposes' bits), categoriesPerPurpose [${ordered.map((t) => maskOf(t.categories)).join(", ")}], that is ${each.join("; ")}.`;
+}
+
 function updateSummary() {
   if (!app.catalog) return;
   for (const box of document.querySelectorAll(".purpose-data")) {
@@ -109,13 +118,7 @@ function updateSummary() {
       chosen.map((t) => el("li", { dataset: { purpose: t.purpose } }, `for ${labelFor("purpose", t.purpose)}, use ${t.categories.map((c) => labelFor("category", c)).join(", ")}`)),
     ),
     el("p", {}, "Each purpose may use only the data listed with it, nothing else. You can revoke this at any time."),
-    el(
-      "p",
-      { class: "muted small", id: "summary-wallet" },
-      "Your wallet shows the same terms as numbers: ",
-      chosen.map((t) => `purpose ${entryOf("purpose", t.purpose).bit} (${labelFor("purpose", t.purpose)}) with categories ${maskOf(t.categories)}`).join("; "),
-      ".",
-    ),
+    el("p", { class: "muted small", id: "summary-wallet" }, walletNumbers(chosen)),
   );
 }
 
