@@ -97,7 +97,7 @@ typecheck: setup
 test: setup lint typecheck
 	@command -v chromium >/dev/null || { echo "==> installing chromium for the browser tests"; \
 	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
-	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y chromium; }
 	@echo "==> pytest"
 	@$(BIN)/pytest
 
