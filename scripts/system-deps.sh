@@ -17,8 +17,8 @@ if command -v apt-get >/dev/null 2>&1; then
   echo "    installing with apt-get: ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}"
 else
   echo "missing: ${missing[*]} — install them with your package manager and run make again" >&2
   exit 1
