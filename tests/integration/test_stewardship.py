@@ -183,3 +183,83 @@ def test_a_brand_without_history_has_zeros(client: TestClient) -> None:
     assert figures["releases"]["total"] == 0
     assert figures["daily"] == []
     assert figures["log"]["verifies"] is True
+
+
+def test_compare_is_each_brands_own_figures_at_one_block(client: TestClient, history: History) -> None:
+    brands = list(history.brands.values())
+    reply = client.get("/v1/stewardship/compare", params={"brand": brands})
+    assert reply.status_code == 200, reply.text
+    compared = reply.json()
+    block = compared["as_of"]["block"]
+    assert [f["brand"] for f in compared["brands"]] == brands  # in the order asked
+    for figures in compared["brands"]:
+        assert figures["as_of"] == compared["as_of"]
+        assert figures == client.get(f"/v1/stewardship/{figures['brand']}", params={"as_of": block}).json()
+    assert compared["chain"] == compared["brands"][0]["chain"]
+    assert len({json.dumps(f["grants"]) for f in compared["brands"]}) > 1  # different brands, different figures
+
+
+def test_compare_pins_an_earlier_block(client: TestClient, history: History) -> None:
+    brands = [history.brands["acme"], history.brands["lumen"]]
+    latest = client.get("/v1/stewardship/compare", params={"brand": brands}).json()["as_of"]["block"]
+    earlier = latest // 2
+    compared = client.get("/v1/stewardship/compare", params={"brand": brands, "as_of": earlier}).json()
+    assert compared["as_of"]["block"] == earlier
+    for figures in compared["brands"]:
+        assert figures == client.get(f"/v1/stewardship/{figures['brand']}", params={"as_of": earlier}).json()
+
+
+def test_the_compare_csv_has_a_column_per_brand(client: TestClient, history: History) -> None:
+    brands = [history.brands["lumen"], history.brands["acme"]]
+    compared = client.get("/v1/stewardship/compare", params={"brand": brands}).json()
+    block = compared["as_of"]["block"]
+    reply = client.get("/v1/stewardship/compare/figures.csv", params={"brand": brands, "as_of": block})
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/csv")
+    assert "attachment" in reply.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(reply.text)))
+    assert table[0] == ["section", "name", "metric", *brands]
+    cells = {tuple(row[:3]): row[3:] for row in table[1:]}
+    assert len(cells) == len(table) - 1  # one row per metric
+    for column, figures in enumerate(compared["brands"]):
+        own = list(csv.reader(io.StringIO(to_csv(figures))))[1:]
+        for section, name, metric, value in own:  # every figure of each brand's own table, in its column
+            assert cells[(section, name, metric)][column] == value, (section, name, metric)
+    days = [row[1] for row in table[1:] if row[0] == "daily"]
+    assert days == sorted(days)
+
+
+def _compare_problem(client: TestClient, params: dict[str, Any], status: int, says: str) -> None:
+    for path in ("/v1/stewardship/compare", "/v1/stewardship/compare/figures.csv"):
+        reply = client.get(path, params=params)
+        assert reply.status_code == status, reply.text
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        assert says in reply.json()["detail"], reply.json()
+
+
+def test_compare_refuses_bad_lists_and_changes_nothing(client: TestClient, history: History) -> None:
+    context = client.app.state.context
+    size, block = context.access_log.size, history.chain.rpc.block_number()
+    one = history.brands["acme"]
+    others = ["0x" + f"{n:02x}" * 20 for n in range(1, 9)]
+    _compare_problem(client, {"brand": [one]}, 400, "compare 2 to 8 brands")
+    _compare_problem(client, {"brand": [one, *others]}, 400, "not 9")
+    _compare_problem(client, {"brand": [one, one.lower()]}, 400, "named more than once")
+    _compare_problem(client, {"brand": [one, "0x123"]}, 400, "invalid brand address")
+    _compare_problem(client, {"brand": [one, "0x" + "g" * 40]}, 400, "invalid brand address")
+    _compare_problem(client, {"brand": [one, others[0]], "as_of": block + 10_000}, 400, "not on the chain yet")
+    for params in ({}, {"brand": [one, others[0]], "as_of": "-1"}, {"brand": [one, others[0]], "as_of": "x"}):
+        for path in ("/v1/stewardship/compare", "/v1/stewardship/compare/figures.csv"):
+            reply = client.get(path, params=params)
+            assert reply.status_code == 422, reply.text
+            assert reply.headers["content-type"].startswith("application/problem+json")
+    assert (context.access_log.size, history.chain.rpc.block_number()) == (size, block)
+
+
+def test_compare_is_public(client: TestClient, history: History) -> None:
+    brands = [history.brands["acme"], "0x" + "ab" * 20]
+    reply = client.get(
+        "/v1/stewardship/compare", params={"brand": brands}, headers={"Authorization": "Bearer nonsense"}
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["brands"][1]["grants"]["given"] == 0

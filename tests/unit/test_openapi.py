@@ -22,6 +22,8 @@ OPEN = {
     "/v1/brands",
     "/v1/auth/nonce",
     "/v1/auth/login",
+    "/v1/stewardship/compare",
+    "/v1/stewardship/compare/figures.csv",
     "/v1/stewardship/{brand}",
     "/v1/stewardship/{brand}/figures.csv",
 }

@@ -98,3 +98,13 @@ class Stewardship(Reply):
     log: LogFigures
     notices: list[NoticeFigures]
     daily: list[Day]
+
+
+class Comparison(Reply):
+    """Several brands' figures side by side, all counted up to one block of one chain."""
+
+    format: str
+    version: int
+    chain: ChainOf
+    as_of: AsOf = Field(description="the one block every brand's figures count up to")
+    brands: list[Stewardship] = Field(description="each brand's figures, in the order asked")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from consent_ledger.addresses import checksum
@@ -16,7 +17,7 @@ from consent_ledger.audit.log import AccessLog
 from consent_ledger.catalog import Catalog
 from consent_ledger.chain.rpc import RpcClient
 from consent_ledger.errors import InputError
-from consent_ledger.stewardship import source, tables
+from consent_ledger.stewardship import comparison, source, tables
 from consent_ledger.stewardship.figures import compute, naming_of
 
 CACHED_ANSWERS = 64
@@ -65,3 +66,22 @@ class StewardshipService:
 
     def csv(self, brand: str, as_of_block: int | None = None) -> str:
         return tables.to_csv(self.figures(brand, as_of_block))
+
+    def compare(self, brands: Sequence[str], as_of_block: int | None = None) -> dict[str, Any]:
+        """Several brands' figures side by side, every one counted up to the same block (default: the latest,
+        read once). Every address is checked before anything is read: too few or too many brands, a brand
+        named twice or an invalid address is an `InputError`."""
+        if not comparison.MIN_BRANDS <= len(brands) <= comparison.MAX_BRANDS:
+            raise InputError(
+                f"compare {comparison.MIN_BRANDS} to {comparison.MAX_BRANDS} brands (repeat brand=ADDRESS), "
+                f"not {len(brands)}"
+            )
+        addresses = [brand_address(b) for b in brands]
+        twice = sorted({a for a in addresses if addresses.count(a) > 1})
+        if twice:
+            raise InputError(f"each brand once: {', '.join(twice)} is named more than once")
+        block = self._rpc.block_number() if as_of_block is None else as_of_block
+        return comparison.combine([self.figures(a, block) for a in addresses])
+
+    def compare_csv(self, brands: Sequence[str], as_of_block: int | None = None) -> str:
+        return comparison.to_csv(self.compare(brands, as_of_block))

@@ -11,7 +11,7 @@ from typing import Any
 COLUMNS = ["section", "name", "metric", "value"]
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -52,5 +52,5 @@ def to_csv(figures: dict[str, Any]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for section, name, metric, value in rows(figures):
-        writer.writerow([section, name, metric, _cell(value)])
+        writer.writerow([section, name, metric, cell(value)])
     return out.getvalue()

@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { barChart, timeChart } from "./charts.js";
+import { duration, share } from "./formats.js";
 import { $, badge, el, fail, fill, say, when } from "./ui.js";
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -16,17 +17,6 @@ export function figureFacts(rows) {
     list.append(el("dt", {}, label), el("dd", { dataset: { figure: path, value: text } }, shown ?? text));
   }
   return list;
-}
-
-function share(value) {
-  return value === null ? "no revocations yet" : `${(value * 100).toFixed(1)} %`;
-}
-
-function duration(seconds) {
-  if (seconds === null) return "none yet";
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
-  return `${(seconds / 3600).toFixed(1)} h`;
 }
 
 function summary(f) {
@@ -137,6 +127,7 @@ async function show(brand, names) {
   const csv = $("download-csv");
   csv.href = `${path}/figures.csv`;
   csv.download = `stewardship-${brand.toLowerCase()}.csv`;
+  $("compare-link").href = `compare.html?brand=${encodeURIComponent(f.brand)}`;
   $("report-command").textContent = command(f);
   $("figures").hidden = false;
   fill($("grants"), ...grants(f));
