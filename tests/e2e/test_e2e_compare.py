@@ -176,12 +176,12 @@ def test_the_page_with_the_keyboard(visit, history: History) -> None:
     expect(page.locator("body[data-loaded]")).to_have_count(1)
     assert page.locator("#brand-choices input:checked").count() == 2  # the picks stay ticked
     expect(page.locator("#side-by-side thead th")).to_have_count(3)
-    targets = []
-    for _ in range(60):
+    targets: list[str] = []
+    while "SUMMARY" not in targets and len(targets) < 80:  # on to the first chart's numbers
         page.keyboard.press("Tab")
         targets.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
     assert targets.index("download-json") < targets.index("download-csv")
-    assert "SUMMARY" in targets  # each chart's numbers open from the keyboard
+    assert targets[-1] == "SUMMARY"  # each chart's numbers open from the keyboard
     page.keyboard.press("Enter")
     expect(page.locator("details[open] table").first).to_be_visible()
     shot(page, "compare-keyboard")
