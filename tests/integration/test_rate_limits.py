@@ -61,6 +61,17 @@ def test_per_address_limit(limited: Api) -> None:
     assert other.get("/v1/catalog").headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.parametrize("limited", [{"rate_limit_per_address": "3/minute"}], indirect=True)
+def test_public_stewardship_pages_count_per_address(limited: Api) -> None:
+    """The public figures, one brand or several side by side, are counted like every other route."""
+    brands = {"brand": ["0x" + "ab" * 20, "0x" + "cd" * 20]}
+    assert limited.client.get(f"/v1/stewardship/{brands['brand'][0]}").status_code == 200
+    assert limited.client.get("/v1/stewardship/compare", params=brands).status_code == 200
+    assert limited.client.get("/v1/stewardship/compare/figures.csv", params=brands).status_code == 200
+    _limited(limited.client.get("/v1/stewardship/compare", params=brands))
+    _limited(limited.client.get("/v1/stewardship/compare/figures.csv", params=brands))
+
+
 @pytest.mark.parametrize("limited", [{"rate_limit_per_identity": "4/minute"}], indirect=True)
 def test_per_identity_limit(limited: Api) -> None:
     _, auth = limited.customer()
