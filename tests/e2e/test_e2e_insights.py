@@ -262,7 +262,6 @@ def test_the_answer_is_drawn_with_its_block_leaf_and_budget(server, open_page, w
     shot_part(section, "44-brand-insights-answer")
 
 
-
 def test_a_spent_budget_shows_the_refusal_and_what_is_left(server, open_page, wallet_for) -> None:
     brand = server.add_brand("Lumen Books")  # no customer: a refusal needs none, an answer is all suppressed
     page = _signed_in(open_page, wallet_for(brand))
@@ -293,6 +292,7 @@ def test_a_spent_budget_shows_the_refusal_and_what_is_left(server, open_page, wa
     assert _budget(server, brand)["epsilon_remaining"] == 0.5  # the refused question cost nothing
     assert server.context.access_log.size == size  # and left no leaf
     expect(page.locator("#insight-budget")).to_have_attribute("data-remaining", "0.5")
+    expect(page.locator("#insight-result")).to_be_hidden()  # the last answer is not shown as this one's
     shot_part(page.locator("#insights-section"), "45-brand-insights-budget-spent")
 
 
@@ -310,8 +310,8 @@ def test_the_view_on_a_phone(server, open_page, wallet_for) -> None:
         assert box["x"] + box["width"] <= PHONE["width"]
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the console is {width}px wide on a {PHONE['width']}px screen"
-    page.locator("#insights-section").scroll_into_view_if_needed()
-    shot(page, "46-brand-insights-phone")
+    shot_part(page.locator("#insight-form"), "46-brand-insights-phone-question")
+    shot_part(page.locator("#insight-result"), "46-brand-insights-phone-answer")
 
 
 def _focused(page: Page) -> str:
@@ -361,5 +361,6 @@ def _signed_in(open_page: Any, wallet: Any, viewport: dict[str, int] | None = No
     page: Page = open_page("/brand.html", wallet, viewport=viewport)
     sign_in(page, wallet)
     expect(page.locator("#insights-section")).to_be_visible()
-    expect(page.locator("#insight-budget")).to_have_attribute("data-remaining", str(PER_PERIOD), timeout=BACKGROUND_TIMEOUT_MS)
+    budget = page.locator("#insight-budget")
+    expect(budget).to_have_attribute("data-remaining", str(PER_PERIOD), timeout=BACKGROUND_TIMEOUT_MS)
     return page

@@ -151,7 +151,7 @@ noisy count, so it reveals nothing the noisy count would not. Bins that are too 
 small: ask for fewer, wider bins rather than raising epsilon.
 
 **Choosing epsilon.** Smaller epsilon means more privacy for your customers and more noise for you.
-`accuracy_95` is about `3 × (1 + sum of contributions) / epsilon`. Decide how small a group you need to
+`accuracy_95` is about `3 * (1 + sum of contributions) / epsilon`. Decide how small a group you need to
 read and how far off you can bear it to be, then take the smallest epsilon that gets there; the table
 gives `accuracy_95` (± customers) for a query with one histogram of contributions 1 (sensitivity 2) and
 one with an age histogram plus an interests histogram of contributions 2 (sensitivity 4):

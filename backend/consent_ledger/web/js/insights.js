@@ -282,6 +282,8 @@ async function ask(event) {
     } catch (error) {
       if (!(error instanceof ApiError) || error.status < 400 || error.status >= 500) throw error;
       showRefusal(error);
+      fill($("insight-result")); // an earlier answer stays out of sight: it does not answer this question
+      $("insight-result").hidden = true;
       await loadInsightBudget().catch(() => {});
       say(error.message, "error");
       return;
