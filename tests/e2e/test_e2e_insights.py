@@ -132,7 +132,7 @@ def _expected(count: int) -> int | None:
 
 
 def _fill_question(page: Page, epsilon: float) -> None:
-    page.get_by_label("Purpose of the question").select_option(PURPOSE)
+    page.get_by_label("What the counts are for").select_option(PURPOSE)
     page.get_by_role("button", name="Add a histogram").click()
     rows = page.locator("#insight-histograms .histogram")
     expect(rows).to_have_count(2)
