@@ -135,25 +135,49 @@ INSIGHTS_DOC = """Counts and histograms over the customers whose on-chain grant,
 
 **What you get.** `total`: consenting customers holding data in these categories. Per histogram, one
 count per bin you named. Every count carries discrete Laplace noise (OpenDP) of scale
-`(1 + sum of contributions) / epsilon`, shown as `privacy.noise_scale`; `privacy.accuracy_95` is the
-distance within which the true count lies with 95% probability. A count whose noisy value is below the
-minimum group size (`privacy.min_group_size`, setting `CONSENT_INSIGHT_MIN_GROUP_SIZE`) is suppressed:
-`count` is null and `suppressed` true.
+`(1 + sum of contributions) / epsilon`, shown as `privacy.noise_scale`: one customer can move the total
+by 1 and each histogram by at most its `contributions`, and the noise hides that move. `privacy.accuracy_95`
+is the distance within which the true count lies with 95% probability. The noise is fresh at every
+query, can be negative as well as positive, and is never seeded.
 
-**Choosing epsilon.** Smaller epsilon means more privacy and more noise. The noise does not depend on
-the group's size, so it matters most for small groups: at epsilon 1 with one histogram (scale 2) a
-count is off by up to about 6 in 95% of queries, which swamps a group of 10 and is negligible for a
-group of 10,000. Pick the smallest epsilon whose `accuracy_95` is small next to the groups you care
-about; ask for all the histograms you need in one query rather than one query each (one query pays
-once for all its counts); repeating a query to average the noise away costs budget each time, which
-is exactly what the budget limits. Epsilon per query is capped (`CONSENT_INSIGHT_EPSILON_PER_QUERY`)
-and each brand may spend `CONSENT_INSIGHT_EPSILON_PER_PERIOD` per period
-(`CONSENT_INSIGHT_PERIOD_SECONDS`); a query the budget cannot pay for is refused with 429
-`privacy-budget-spent` and `epsilon_remaining` in the problem body, and nothing is charged.
+**What the noise means for small groups.** The noise does not depend on the group's size: it is the same
+±`accuracy_95` on a count of 5 as on a count of 50,000. At epsilon 1 with one histogram (scale 2) a count
+is off by up to about 6 in 95% of queries: a group of 10 may come back as 4 or 16, which says little,
+while a group of 10,000 comes back within 0.06%. A noisy count below the minimum group size
+(`privacy.min_group_size`, setting `CONSENT_INSIGHT_MIN_GROUP_SIZE`) is suppressed: `count` is null and
+`suppressed` true. Suppressed means "the noisy count was small", **not zero**: the true group may be
+empty, or a little above the minimum and pushed below it by the noise. Suppression is decided on the
+noisy count, so it reveals nothing the noisy count would not. Bins that are too narrow make every group
+small: ask for fewer, wider bins rather than raising epsilon.
+
+**Choosing epsilon.** Smaller epsilon means more privacy for your customers and more noise for you.
+`accuracy_95` is about `3 * (1 + sum of contributions) / epsilon`. Decide how small a group you need to
+read and how far off you can bear it to be, then take the smallest epsilon that gets there; the table
+gives `accuracy_95` (± customers) for a query with one histogram of contributions 1 (sensitivity 2) and
+one with an age histogram plus an interests histogram of contributions 2 (sensitivity 4):
+
+| epsilon | scale, sensitivity 2 | ± 95%, sensitivity 2 | scale, sensitivity 4 | ± 95%, sensitivity 4 |
+| ---: | ---: | ---: | ---: | ---: |
+| 0.1 | 20 | 60.4 | 40 | 120.3 |
+| 0.25 | 8 | 24.5 | 16 | 48.4 |
+| 0.5 | 4 | 12.5 | 8 | 24.5 |
+| 1 | 2 | 6.4 | 4 | 12.5 |
+
+For example, to read groups of about 100 customers within ±10% with one histogram, epsilon 0.75 is
+enough (± about 8.4); groups of 20 would take epsilon 4 (± about 1.8), above the default cap: widen
+the bins instead. Ask
+for all the histograms you need in one query rather than one query each (one query pays once for all its
+counts, though each extra histogram adds to the sensitivity); repeating a query to average the noise away
+costs budget each time, which is exactly what the budget limits. Epsilon per query is capped
+(`CONSENT_INSIGHT_EPSILON_PER_QUERY`) and each brand may spend `CONSENT_INSIGHT_EPSILON_PER_PERIOD` per
+period (`CONSENT_INSIGHT_PERIOD_SECONDS`); `GET /v1/insights/budget` shows what is left. A query the
+budget cannot pay for is refused with 429 `privacy-budget-spent` and `epsilon_remaining` and
+`period_end` in the problem body, and nothing is charged. The brand console's "Insights" section
+(`/brand.html`) shows this noise scale, accuracy and cost for the epsilon you type before you ask.
 
 **Audit.** Each query is a leaf of the access log (brand, categories, purpose, block, epsilon charged,
 never a count or a customer), written in the same transaction as the charge: the answer exists only
-if both are committed."""
+if both are committed; `leaf_index` is its place in the log."""
 
 
 @router.post("/insights", description=INSIGHTS_DOC, response_model=brand.InsightAnswer)

@@ -6,6 +6,7 @@ import { $, badge, busy, el, facts, fill, labelsOf, say } from "./ui.js";
 import { setupSession } from "./session.js";
 import { forgetWebhooks, loadWebhooks, setupWebhooks } from "./webhooks.js";
 import { forgetApiKeys, loadApiKeys, setupApiKeys } from "./apikeys.js";
+import { forgetInsights, loadInsightBudget, renderInsightForm, setupInsights } from "./insights.js";
 
 const app = { catalog: null };
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -156,12 +157,13 @@ setupSession({
   role: "brand",
   roleHelp: "Signed in, but {address} is not a registered brand, so it cannot check permissions or receive data. Ask the operator to register it (consent-ledger brand add {address} \"Your brand\"), then sign in again.",
   onSignedIn: () => {
-    for (const id of ["query-section", "webhooks-section", "apikeys-section"]) $(id).hidden = false;
+    for (const id of ["query-section", "insights-section", "webhooks-section", "apikeys-section"]) $(id).hidden = false;
     say("Signed in as a brand.", "ok");
-    Promise.all([loadWebhooks(), loadApiKeys()]).catch((error) => say(`Could not load your endpoints and keys: ${error.message}`, "error"));
+    Promise.all([loadWebhooks(), loadApiKeys(), loadInsightBudget()]).catch((error) => say(`Could not load your endpoints, keys and privacy budget: ${error.message}`, "error"));
   },
   onSignedOut: () => {
-    for (const id of ["query-section", "check-result", "release-result", "webhooks-section", "apikeys-section"]) $(id).hidden = true;
+    for (const id of ["query-section", "check-result", "release-result", "insights-section", "webhooks-section", "apikeys-section"]) $(id).hidden = true;
+    forgetInsights();
     forgetWebhooks();
     forgetApiKeys();
   },
@@ -169,6 +171,7 @@ setupSession({
 
 setupWebhooks();
 setupApiKeys();
+setupInsights();
 
 $("check-btn").addEventListener("click", runCheck);
 $("query-form").addEventListener("submit", runRelease);
@@ -177,5 +180,6 @@ api("/v1/catalog", { auth: false })
   .then((catalog) => {
     app.catalog = catalog;
     renderForm(catalog);
+    renderInsightForm(catalog);
   })
   .catch((error) => say(`Could not load the catalog: ${error.message}`, "error"));
