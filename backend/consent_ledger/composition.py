@@ -47,6 +47,7 @@ from consent_ledger.services.sessions import SessionService
 from consent_ledger.services.stewardship import StewardshipService
 from consent_ledger.services.webhooks import WebhookService
 from consent_ledger.vault import MasterKey, Vault
+from consent_ledger.webhooks.deliveries import DeliveryViews
 from consent_ledger.webhooks.emitter import Emitter
 from consent_ledger.webhooks.endpoints import EndpointStore
 from consent_ledger.webhooks.outbox import RetryPolicy, WebhookOutbox
@@ -341,7 +342,11 @@ def build_context(settings: Settings) -> AppContext:
         webhook_endpoints=webhook_endpoints,
         webhook_key=webhook_key,
         webhooks=WebhookService(
-            sessions, webhook_endpoints, webhook_key, allow_private=settings.webhook_dev_destinations_allowed
+            sessions,
+            webhook_endpoints,
+            webhook_key,
+            allow_private=settings.webhook_dev_destinations_allowed,
+            views=DeliveryViews(webhook_outbox, webhook_endpoints),
         ),
         webhook_outbox=webhook_outbox,
         webhook_worker=WebhookWorker(

@@ -1,9 +1,9 @@
 """Webhook delivery (issue 11 item 2) on the real chain, SQLite and PostgreSQL, to a real HTTP receiver on
 loopback: a revocation arrives signed (checked with the standardwebhooks verifier for v1 and with a plain
-ed25519 check for v1a) and its ack shows in the customer's notices; an expiry passing on the chain's clock
-makes consent.expired with no request; an erasure goes to the brands that received the data and no other;
-500, 500, 500, 200 is one delivery after four logged attempts; a receiver that hangs or answers with 10 MB
-does not hold up another brand's delivery."""
+ed25519 check for v1a), its ack shows in the customer's notices and the stewardship page counts both
+steps; an expiry passing on the chain's clock makes consent.expired with no request; an erasure goes to
+the brands that received the data and no other; 500, 500, 500, 200 is one delivery after four logged
+attempts; a receiver that hangs or answers with 10 MB does not hold up another brand's delivery."""
 
 from __future__ import annotations
 
@@ -98,6 +98,10 @@ def test_a_revocation_arrives_signed_and_its_ack_shows_in_the_portal(api: Api, h
     # Delivered once: a second drain sends nothing more.
     api.context.webhook_worker.drain()
     assert len(hooks.at("/crm")) == 1
+    # The brand's public stewardship page counts the worker's steps once they are anchored.
+    api.context.anchorer.anchor_now()
+    propagation = api.context.stewardship.figures(brand.address)["propagation"]
+    assert (propagation["revocations"], propagation["delivered"], propagation["acknowledged"]) == (1, 1, 1)
 
 
 def test_an_expiry_on_the_chains_clock_makes_an_expired_event(api: Api, hooks: Receiver, chain) -> None:

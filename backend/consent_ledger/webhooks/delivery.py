@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from consent_ledger.errors import InputError
+from consent_ledger.json_depth import too_deep
 from consent_ledger.webhooks.destinations import ResolvedDestination, resolve_destination
 from consent_ledger.webhooks.outbox import ACKS, Outcome
 
@@ -52,7 +53,10 @@ def _connection(target: ResolvedDestination, timeout: float) -> http.client.HTTP
 
 
 def parse_ack(body: bytes) -> str | None:
-    """The acknowledgement in a 2xx body ({"ack": "stopped_processing" | "deleted" | "received"}), or None."""
+    """The acknowledgement in a 2xx body ({"ack": "stopped_processing" | "deleted" | "received"}), or None.
+    The nesting is checked before parsing: a receiver's deeply nested answer must not overflow the stack."""
+    if too_deep(body):
+        return None
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):

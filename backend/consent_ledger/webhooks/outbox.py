@@ -259,11 +259,12 @@ class WebhookOutbox:
         session.flush()
         return True
 
-    def acknowledge(self, session: Session, event: OutboxEvent, ack: str, now: datetime) -> None:
-        """Store `ack` on the event and record its `acknowledged` step (once per event and ack)."""
+    def acknowledge(self, session: Session, event: OutboxEvent, ack: str, now: datetime) -> int:
+        """Store `ack` on the event and record its `acknowledged` step (once per event and ack); returns the
+        step's leaf index."""
         if event.ack != ack:
             event.ack, event.acknowledged_at = ack, now
-        record_step(
+        return record_step(
             session,
             PropagationStep.acknowledged(
                 event.type, bytes.fromhex(event.id), event.customer, event.brand, event.occurred_at, now, ack

@@ -43,8 +43,9 @@ class DeliveryLimits:
 
     @property
     def lease(self) -> float:
-        """How long a claim is held: well past the longest attempt."""
-        return self.total_timeout + self.connect_timeout + 30.0
+        """How long a claim is held: twice the longest attempt, and some (a claim of a leader that died
+        mid-attempt is taken again after this)."""
+        return 2 * (self.total_timeout + self.connect_timeout) + 5.0
 
 
 class WebhookWorker:
