@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.db.base import utc_now
+from consent_ledger.errors import LedgerError
 from consent_ledger.propagation.steps import event_id_header
 from consent_ledger.redaction import redact_text
 from consent_ledger.webhooks.delivery import Resolve, attempt
@@ -166,7 +167,11 @@ class WebhookWorker:
         """Busy (run again at once) while anything is in flight: a finished attempt frees a thread, which
         the next round fills, so a backlog drains at the pool's pace rather than the poll interval's."""
         self._freed.clear()
-        scanned = self.scan()
+        try:
+            scanned = self.scan()
+        except LedgerError as error:  # the node did not answer: deliveries already made still go out
+            log.warning("webhooks: scan failed (will retry): %s", redact_text(str(error)))
+            scanned = 0
         started = self.dispatch()
         if self.in_flight():
             self._freed.wait(self._interval)
