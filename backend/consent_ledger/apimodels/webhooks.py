@@ -48,3 +48,60 @@ class WebhookKeys(Reply):
     """The public keys whose v1a signatures a receiver should accept."""
 
     keys: list[WebhookKey]
+
+
+class WebhookAttempt(Reply):
+    """One attempt to deliver an event to an endpoint (the endpoint's delivery log)."""
+
+    id: int = Field(description="grows with every attempt")
+    event_id: str = Field(description="evt_ + 64 hex: the webhook-id sent")
+    attempt: int = Field(description="1 for the first attempt of this delivery, then 2, 3, ...")
+    at: str = Field(description="when the attempt ended")
+    status_code: int | None = Field(description="the HTTP status answered; null when no answer came")
+    latency_ms: int
+    error: str | None = Field(description="why it failed; null for a 2xx")
+
+
+class WebhookAttempts(Reply):
+    attempts: list[WebhookAttempt] = Field(description="newest first")
+    next: str | None = Field(description="the `cursor` of the next (older) page; null on the last")
+
+
+class WebhookDeliveryState(Reply):
+    """An event on its way to one of your endpoints."""
+
+    endpoint_id: str
+    state: str = Field(description="pending (retrying until next_attempt_at), delivered, or dead (a replay resends)")
+    attempts: int
+    next_attempt_at: str | None = Field(description="when it is tried again; null once delivered or dead")
+    delivered_at: str | None
+    last_error: str | None
+
+
+class WebhookEventSummary(Reply):
+    event_id: str = Field(description="evt_ + 64 hex")
+    type: str
+    customer: str
+    occurred_at: str = Field(description="when its cause happened")
+    created_at: str = Field(description="when the event was made")
+    ack: str | None = Field(description="your latest acknowledgement; null if none")
+    acknowledged_at: str | None
+    deliveries: list[WebhookDeliveryState]
+
+
+class WebhookEventPage(Reply):
+    events: list[WebhookEventSummary] = Field(description="newest first")
+    next: str | None = Field(description="the `cursor` of the next (older) page; null on the last")
+
+
+class WebhookAck(Reply):
+    """An acknowledgement stored, and the access-log leaf that records it."""
+
+    event_id: str
+    ack: str
+    acknowledged_at: str
+    leaf_index: int = Field(description="the acknowledged step's leaf in the access log (anchored on-chain)")
+
+
+class WebhookReplay(Reply):
+    queued: int = Field(description="deliveries queued to be sent again (now)")

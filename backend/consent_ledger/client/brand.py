@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,7 +20,18 @@ from pydantic import ValidationError
 
 from consent_ledger.apimodels.base import Problem, ReleaseReceipt, ReleaseReceipts, Reply
 from consent_ledger.apimodels.brand import CheckAnswers, InsightBudget, Release, Segment
-from consent_ledger.apimodels.webhooks import WebhookEndpoint, WebhookEndpoints, WebhookEndpointWithSecret, WebhookKeys
+from consent_ledger.apimodels.webhooks import (
+    WebhookAck,
+    WebhookAttempt,
+    WebhookAttempts,
+    WebhookEndpoint,
+    WebhookEndpoints,
+    WebhookEndpointWithSecret,
+    WebhookEventPage,
+    WebhookEventSummary,
+    WebhookKeys,
+    WebhookReplay,
+)
 from consent_ledger.client import routes
 from consent_ledger.client.errors import RequestRefusedError, ServiceFailedError
 from consent_ledger.client.routes import Route
@@ -165,6 +177,52 @@ class BrandClient:
     def webhook_keys(self) -> WebhookKeys:
         """The installation's public keys (`whpk_...`), for `WebhookVerifier(public_keys=...)`."""
         return self._call(routes.WEBHOOK_KEYS, WebhookKeys)
+
+    # Webhook deliveries (webhooks:manage)
+
+    def webhook_attempts(self, endpoint_id: str, *, limit: int = 100, cursor: str | None = None) -> WebhookAttempts:
+        """One page of the endpoint's delivery log, newest first; its `next` is the `cursor` of the next page."""
+        params: dict[str, Any] = {"limit": limit} | ({} if cursor is None else {"cursor": cursor})
+        return self._call(routes.WEBHOOK_ATTEMPTS, WebhookAttempts, path={"endpoint_id": endpoint_id}, params=params)
+
+    def iter_webhook_attempts(self, endpoint_id: str, *, page_size: int = 100) -> Iterator[WebhookAttempt]:
+        cursor: str | None = None
+        while True:
+            page = self.webhook_attempts(endpoint_id, limit=page_size, cursor=cursor)
+            yield from page.attempts
+            if page.next is None:
+                return
+            cursor = page.next
+
+    def webhook_events(
+        self, *, limit: int = 100, cursor: str | None = None, type: str | None = None
+    ) -> WebhookEventPage:
+        """One page of your webhook events with their delivery state, newest first (optionally one type)."""
+        params: dict[str, Any] = {"limit": limit}
+        params |= ({} if cursor is None else {"cursor": cursor}) | ({} if type is None else {"type": type})
+        return self._call(routes.WEBHOOK_EVENTS, WebhookEventPage, params=params)
+
+    def iter_webhook_events(self, *, page_size: int = 100, type: str | None = None) -> Iterator[WebhookEventSummary]:
+        cursor: str | None = None
+        while True:
+            page = self.webhook_events(limit=page_size, cursor=cursor, type=type)
+            yield from page.events
+            if page.next is None:
+                return
+            cursor = page.next
+
+    def replay_webhook_event(self, event_id: str) -> WebhookReplay:
+        """Send the event (evt_...) again, now, to your endpoints subscribed to its type."""
+        return self._call(routes.REPLAY_EVENT, WebhookReplay, path={"event_id": event_id})
+
+    def replay_webhook_range(self, endpoint_id: str, since: datetime, until: datetime) -> WebhookReplay:
+        """Send again, now, to this endpoint every event of yours made in [since, until)."""
+        body = {"since": since.isoformat(), "until": until.isoformat()}
+        return self._call(routes.REPLAY_RANGE, WebhookReplay, path={"endpoint_id": endpoint_id}, json=body)
+
+    def acknowledge_webhook_event(self, event_id: str, ack: str) -> WebhookAck:
+        """Acknowledge an event: stopped_processing, deleted or received (recorded in the access log)."""
+        return self._call(routes.ACK_EVENT, WebhookAck, path={"event_id": event_id}, json={"ack": ack})
 
     # The one way out
 

@@ -33,6 +33,13 @@ DELETE_ENDPOINT = Route("DELETE", _ENDPOINT, webhooks.WebhookEndpoint)
 ROTATE_SECRET = Route("POST", _ENDPOINT + "/rotate-secret", webhooks.WebhookEndpointWithSecret)
 ENABLE_ENDPOINT = Route("POST", _ENDPOINT + "/enable", webhooks.WebhookEndpoint)
 WEBHOOK_KEYS = Route("GET", "/.well-known/consent-ledger/webhook-keys.json", webhooks.WebhookKeys)
+_EVENTS = "/v1/webhooks/events"
+_EVENT = _EVENTS + "/{event_id}"
+WEBHOOK_ATTEMPTS = Route("GET", _ENDPOINT + "/attempts", webhooks.WebhookAttempts)
+REPLAY_RANGE = Route("POST", _ENDPOINT + "/replay", webhooks.WebhookReplay)
+WEBHOOK_EVENTS = Route("GET", _EVENTS, webhooks.WebhookEventPage)
+REPLAY_EVENT = Route("POST", _EVENT + "/replay", webhooks.WebhookReplay)
+ACK_EVENT = Route("POST", _EVENT + "/ack", webhooks.WebhookAck)
 
 ROUTES = (
     CHECK,
@@ -48,4 +55,9 @@ ROUTES = (
     ROTATE_SECRET,
     ENABLE_ENDPOINT,
     WEBHOOK_KEYS,
+    WEBHOOK_ATTEMPTS,
+    REPLAY_RANGE,
+    WEBHOOK_EVENTS,
+    REPLAY_EVENT,
+    ACK_EVENT,
 )

@@ -1,6 +1,6 @@
-"""Managing a brand's webhook endpoints: each URL passes the destination check (no DNS here: the sender
-resolves and checks again before every delivery), each change runs in one transaction, and a brand sees
-only its own endpoints."""
+"""Managing a brand's webhook endpoints and deliveries: each URL passes the destination check (no DNS
+here: the sender resolves and checks again before every delivery), each change runs in one transaction,
+and a brand sees only its own endpoints, attempts and events."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.apimodels.webhook_events import EVENT_TYPES
 from consent_ledger.db.base import utc_now
+from consent_ledger.webhooks.deliveries import DeliveryViews
 from consent_ledger.webhooks.destinations import parse_destination
 from consent_ledger.webhooks.endpoints import Endpoint, EndpointStore, WithSecret
 from consent_ledger.webhooks.signing import SigningKey, published_keys
@@ -51,8 +52,10 @@ class WebhookService:
         key: SigningKey,
         *,
         allow_private: bool,
+        views: DeliveryViews | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._views = views
         self._sessions = sessions
         self._store = store
         self._key = key
@@ -105,3 +108,33 @@ class WebhookService:
 
     def keys(self) -> dict[str, Any]:
         return published_keys(self._key)
+
+    # ------------------------------------------------------------------ deliveries
+
+    def _delivery_views(self) -> DeliveryViews:
+        if self._views is None:
+            raise RuntimeError("this WebhookService was built without the delivery views")
+        return self._views
+
+    def attempts(self, brand: str, endpoint_id: str, cursor: str | None, limit: int) -> dict[str, Any]:
+        with self._sessions() as session:
+            page = self._delivery_views().attempts(session, brand, endpoint_id, cursor, limit)
+        return {"attempts": page.items, "next": page.next}
+
+    def events(self, brand: str, cursor: str | None, limit: int, kind: str | None) -> dict[str, Any]:
+        with self._sessions() as session:
+            page = self._delivery_views().events(session, brand, cursor, limit, kind)
+        return {"events": page.items, "next": page.next}
+
+    def replay_event(self, brand: str, event_id: str) -> dict[str, Any]:
+        with self._sessions.begin() as session:
+            return {"queued": self._delivery_views().replay_event(session, brand, event_id, self._clock())}
+
+    def replay_range(self, brand: str, endpoint_id: str, since: datetime, until: datetime) -> dict[str, Any]:
+        with self._sessions.begin() as session:
+            queued = self._delivery_views().replay_range(session, brand, endpoint_id, since, until, self._clock())
+            return {"queued": queued}
+
+    def acknowledge(self, brand: str, event_id: str, ack: str) -> dict[str, Any]:
+        with self._sessions.begin() as session:
+            return dict(self._delivery_views().acknowledge(session, brand, event_id, ack, self._clock()))

@@ -3,9 +3,10 @@ that verify the installation's v1a signatures."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from fastapi import Response
+from fastapi import Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from consent_ledger.api.deps import ContextDep, WebhooksManagerDep
@@ -18,6 +19,8 @@ from consent_ledger.webhooks.models import MAX_DESCRIPTION
 
 ENDPOINTS = "/v1/webhooks/endpoints"
 ONE = ENDPOINTS + "/{endpoint_id}"
+EVENTS = "/v1/webhooks/events"
+EVENT = EVENTS + "/{event_id}"
 KEYS_CACHE = "public, max-age=300"
 router = Router(tags=["webhooks"], responses=problems(*EVERY_ROUTE))
 _MANAGED = problems(*SIGNED_IN, 422)
@@ -38,6 +41,23 @@ class EndpointChanges(BaseModel):
     url: str | None = Field(default=None, max_length=MAX_URL, description=_URL.description)
     event_types: list[str] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+
+
+class ReplayRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: datetime = Field(description="ISO 8601 with a time zone: events made at or after this")
+    until: datetime = Field(description="...and before this")
+
+
+class AckBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ack: Literal["stopped_processing", "deleted", "received"] = Field(
+        description="stopped_processing (a revocation or expiry), deleted (an erasure), or received"
+    )
+
+
+_CURSOR = Query(default=None, max_length=100, description="the `next` of the previous page")
+_LIMIT = Query(default=100, ge=1, le=500)
 
 
 def _service(context: ContextDep) -> WebhookService:
@@ -92,6 +112,53 @@ def rotate_secret(endpoint_id: str, principal: WebhooksManagerDep, context: Cont
 def enable(endpoint_id: str, principal: WebhooksManagerDep, context: ContextDep) -> dict[str, Any]:
     """Enable an endpoint that was disabled (after deliveries kept failing); enabled already: no change."""
     return _service(context).enable(principal.address, endpoint_id)
+
+
+@router.get(ONE + "/attempts", response_model=webhooks.WebhookAttempts, responses=_ONE)
+def attempts(
+    endpoint_id: str,
+    principal: WebhooksManagerDep,
+    context: ContextDep,
+    cursor: str | None = _CURSOR,
+    limit: int = _LIMIT,
+) -> dict[str, Any]:
+    """The endpoint's delivery log: each attempt (event, attempt number, time, status, latency, error),
+    newest first."""
+    return _service(context).attempts(principal.address, endpoint_id, cursor, limit)
+
+
+@router.post(ONE + "/replay", response_model=webhooks.WebhookReplay, responses=_ONE)
+def replay_range(
+    endpoint_id: str, body: ReplayRange, principal: WebhooksManagerDep, context: ContextDep
+) -> dict[str, Any]:
+    """Send again, now, every event of yours made in [since, until) that this endpoint subscribes to
+    (delivered or not; receivers deduplicate by webhook-id)."""
+    return _service(context).replay_range(principal.address, endpoint_id, body.since, body.until)
+
+
+@router.get(EVENTS, response_model=webhooks.WebhookEventPage, responses=_MANAGED)
+def events(
+    principal: WebhooksManagerDep,
+    context: ContextDep,
+    cursor: str | None = _CURSOR,
+    limit: int = _LIMIT,
+    type: str | None = Query(default=None, max_length=40, description="only events of this type"),
+) -> dict[str, Any]:
+    """Your webhook events, newest first, each with its delivery to each endpoint and your acknowledgement."""
+    return _service(context).events(principal.address, cursor, limit, type)
+
+
+@router.post(EVENT + "/replay", response_model=webhooks.WebhookReplay, responses=_ONE)
+def replay_event(event_id: str, principal: WebhooksManagerDep, context: ContextDep) -> dict[str, Any]:
+    """Send the event again, now, to each of your enabled endpoints subscribed to its type."""
+    return _service(context).replay_event(principal.address, event_id)
+
+
+@router.post(EVENT + "/ack", response_model=webhooks.WebhookAck, responses=_ONE)
+def acknowledge(event_id: str, body: AckBody, principal: WebhooksManagerDep, context: ContextDep) -> dict[str, Any]:
+    """Acknowledge an event (as a 2xx body {"ack": ...} would): recorded as a leaf of the access log, shown to
+    the customer. The same acknowledgement again changes nothing."""
+    return _service(context).acknowledge(principal.address, event_id, body.ack)
 
 
 @router.get("/.well-known/consent-ledger/webhook-keys.json", response_model=webhooks.WebhookKeys, tags=["public"])
