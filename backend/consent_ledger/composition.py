@@ -47,8 +47,11 @@ from consent_ledger.services.sessions import SessionService
 from consent_ledger.services.stewardship import StewardshipService
 from consent_ledger.services.webhooks import WebhookService
 from consent_ledger.vault import MasterKey, Vault
+from consent_ledger.webhooks.emitter import Emitter
 from consent_ledger.webhooks.endpoints import EndpointStore
+from consent_ledger.webhooks.outbox import RetryPolicy, WebhookOutbox
 from consent_ledger.webhooks.signing import SigningKey, load_signing_key
+from consent_ledger.webhooks.worker import DeliveryLimits, WebhookWorker
 
 
 def rate_limits(settings: Settings) -> RateLimits:
@@ -92,20 +95,24 @@ class AppContext:
     webhook_endpoints: EndpointStore
     webhook_key: SigningKey
     webhooks: WebhookService
+    webhook_outbox: WebhookOutbox
+    webhook_worker: WebhookWorker
 
     def start_workers(self) -> None:
-        """The background jobs of a serving process: relayer, anchorer, indexer. Each runs only while
-        this replica holds its lease, so every job runs on one replica at a time."""
+        """The background jobs of a serving process: relayer, anchorer, indexer, webhook delivery. Each
+        runs only while this replica holds its lease, so every job runs on one replica at a time."""
         self.relayer.start(self.settings.relayer_interval)
         # The anchorer looks four times per anchoring interval, so after a node restart that took an
         # anchor away it is sent again and stored within one interval.
         self.anchorer.start(min(1.0, self.settings.anchor_every_seconds / 4))
         self.indexer.start(self.settings.relayer_interval * 5)
+        self.webhook_worker.start(self.settings.webhook_interval)
 
     def close(self) -> None:
         self.relayer.stop()
         self.anchorer.stop()
         self.indexer.stop()
+        self.webhook_worker.stop()
         self.engine.dispose()
         self.ledger.rpc.close()
 
@@ -199,6 +206,25 @@ def _refuse_a_foreign_vault(vault: Vault, engine: Engine, source: str) -> None:
     )
 
 
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        settings.webhook_retry_base_seconds,
+        settings.webhook_retry_cap_seconds,
+        settings.webhook_dead_after_seconds,
+        settings.webhook_disable_after_seconds,
+    )
+
+
+def delivery_limits(settings: Settings) -> DeliveryLimits:
+    return DeliveryLimits(
+        settings.webhook_threads,
+        settings.webhook_per_endpoint,
+        settings.webhook_connect_timeout_seconds,
+        settings.webhook_timeout_seconds,
+        settings.webhook_dev_destinations_allowed,
+    )
+
+
 def insight_policy(settings: Settings) -> InsightPolicy:
     return InsightPolicy(
         settings.insight_epsilon_per_query,
@@ -218,10 +244,12 @@ def build_context(settings: Settings) -> AppContext:
     secrets = load_secrets(settings)
     master = MasterKey.from_string(secrets.master_key)
     refuse_retired_master_key(master.key_id)
-    vault = Vault(sessions, master, catalog)
-    _refuse_a_foreign_vault(vault, engine, secrets.master_key_source)
     webhook_key = load_signing_key(settings)
     webhook_endpoints = EndpointStore(master)
+    webhook_outbox = WebhookOutbox(webhook_endpoints, retry_policy(settings))
+    emitter = Emitter(webhook_outbox, deployment.chain_id, ledger.rpc)
+    vault = Vault(sessions, master, catalog, on_erase=emitter.erased)
+    _refuse_a_foreign_vault(vault, engine, secrets.master_key_source)
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)
     gatekeeper = Gatekeeper(ledger, settings.confirmations)
@@ -281,7 +309,7 @@ def build_context(settings: Settings) -> AppContext:
         brands=brands,
         gatekeeper=gatekeeper,
         consents=ConsentService(ledger, outbox, catalog, brands),
-        releases=ReleaseService(gatekeeper, vault, sessions, catalog, access_log),
+        releases=ReleaseService(gatekeeper, vault, sessions, catalog, access_log, on_released=emitter.released),
         insights=InsightService(gatekeeper, vault, sessions, catalog, access_log, insight_policy(settings)),
         stewardship=StewardshipService(
             ledger.rpc, access_log, deployment.address, anchorer.custodian, deployment.deploy_block, catalog
@@ -314,5 +342,9 @@ def build_context(settings: Settings) -> AppContext:
         webhook_key=webhook_key,
         webhooks=WebhookService(
             sessions, webhook_endpoints, webhook_key, allow_private=settings.webhook_dev_destinations_allowed
+        ),
+        webhook_outbox=webhook_outbox,
+        webhook_worker=WebhookWorker(
+            sessions, webhook_outbox, emitter, webhook_key, delivery_limits(settings), guard=lease("webhooks")
         ),
     )

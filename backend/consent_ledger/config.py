@@ -123,6 +123,27 @@ class Settings(BaseSettings):
         description="let webhook endpoints use http:// and private or loopback addresses; default: yes outside "
         "production, never in production",
     )
+    webhook_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="first retry of a failed webhook within this (full jitter, doubling)"
+    )
+    webhook_retry_cap_seconds: float = Field(default=21_600.0, gt=0, description="longest wait between retries")
+    webhook_dead_after_seconds: float = Field(
+        default=259_200.0, gt=0, description="a webhook not delivered this long after it was made is dead"
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=86_400.0, gt=0, description="an endpoint failing without a success for this long is disabled"
+    )
+    webhook_connect_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="seconds to connect to a webhook endpoint"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="seconds a whole webhook attempt may take (connect, send, answer)"
+    )
+    webhook_threads: int = Field(default=8, ge=1, le=64, description="webhook deliveries in flight at once")
+    webhook_per_endpoint: int = Field(
+        default=2, ge=1, le=64, description="...of which at most this many to one endpoint"
+    )
+    webhook_interval: float = Field(default=0.2, gt=0, description="seconds between the webhook worker's polls")
     ack_within_seconds: int = Field(
         default=86_400,
         ge=0,

@@ -37,7 +37,7 @@ def test_one_json_line_per_request_with_its_id_and_nothing_personal(world, clust
     # Readiness names this replica and the jobs it leads (it is the only one: it leads them all).
     def leads_all() -> bool:
         leaders = client.get(f"{base}/v1/ready").json()["leaders"]
-        return all(leaders.get(job, {}).get("this_replica") for job in ("relayer", "anchorer", "indexer"))
+        return all(leaders.get(job, {}).get("this_replica") for job in ("relayer", "anchorer", "indexer", "webhooks"))
 
     wait_for("the replica to lead every job", leads_all, 30, detail=cluster.logs)
     ready = client.get(f"{base}/v1/ready").json()

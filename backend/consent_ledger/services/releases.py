@@ -85,7 +85,9 @@ class ReleaseService:
         catalog: Catalog,
         log: AccessLog,
         clock: Callable[[], datetime] = utc_now,
+        on_released: Callable[[Session, list[dict[str, Any]]], object] | None = None,
     ) -> None:
+        self._on_released = on_released
         self.log = log
         self.gatekeeper = gatekeeper
         self.vault = vault
@@ -163,6 +165,8 @@ class ReleaseService:
         try:
             with self._sessions() as session:
                 session.execute(insert(ReleaseReceipt), receipts)
+                if self._on_released is not None:  # data.released webhooks, committed with the receipts
+                    self._on_released(session, receipts)
                 self.log.append_and_commit(session, leaves)
         except SQLAlchemyError as error:
             raise UnavailableError(f"release receipts could not be recorded: {type(error).__name__}") from error

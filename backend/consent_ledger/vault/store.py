@@ -61,11 +61,13 @@ class Vault:
         catalog: Catalog,
         *,
         clock: Callable[[], datetime] = utc_now,
+        on_erase: Callable[[Session, str, datetime], object] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._master = master_key
         self._catalog = catalog
         self._clock = clock
+        self._on_erase = on_erase
 
     def put_fields(self, customer: str, fields: Mapping[str, tuple[str, str]]) -> None:
         """Store or overwrite fields `{name: (category, value)}`; creates the customer and its key on first use.
@@ -199,8 +201,9 @@ class Vault:
     def erase(self, customer: str) -> int:
         """Erase `customer` (GDPR art. 17): delete the wrapped data key and every field, stamp `erased_at`.
 
-        Returns how many fields were deleted. Idempotent; an unknown customer gets a tombstone, so the vault
-        refuses data for that address from now on.
+        Returns how many fields were deleted. The first erasure calls `on_erase(session, customer,
+        erased_at)` before its transaction commits (the webhooks' data.erased events). Idempotent; an
+        unknown customer gets a tombstone, so the vault refuses data for that address from now on.
         """
         address = checksum_address(customer)
         with self._sessions.begin() as session:
@@ -213,6 +216,8 @@ class Vault:
             session.execute(delete(CustomerField).where(CustomerField.customer == address))
             if row.erased_at is None:
                 row.erased_at = now
+                if self._on_erase is not None:  # the recipients are told (webhooks), in this transaction
+                    self._on_erase(session, address, now)
             return int(count or 0)
 
     def erasures(self, customers: list[str] | None = None) -> list[tuple[str, datetime]]:
