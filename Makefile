@@ -113,6 +113,7 @@ bench: setup
 	@$(CL) bench api --json
 	@$(CL) bench audit --json
 	@$(CL) bench load --json
+	@$(CL) bench webhooks --json
 
 gas: setup
 	@$(CL) bench gas --json
