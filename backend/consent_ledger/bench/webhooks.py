@@ -166,8 +166,12 @@ def _run(
             confirmed.update((address, now) for address, _ in part)
             progress(f"revoked {start + len(part):,}/{revocations:,}; {arrivals.unique:,} webhooks received")
         deadline = time.monotonic() + wait_s
+        told = time.monotonic()
         while arrivals.unique < revocations and time.monotonic() < deadline:
             time.sleep(0.05)
+            if time.monotonic() - told >= 5:
+                told = time.monotonic()
+                progress(f"{arrivals.unique:,} of {revocations:,} webhooks received")
         progress(f"{arrivals.unique:,} of {revocations:,} received; waiting a moment for redeliveries")
         time.sleep(1.0)
         context.webhook_worker.stop()
