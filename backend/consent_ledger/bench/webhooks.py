@@ -1,7 +1,7 @@
 """Webhook benchmark: revocations confirmed on-chain to webhooks received, through the real delivery plane.
 
-On a throwaway anvil and a throwaway SQLite database, with the whole server context built as `serve` builds
-it: `brands` brands, each with one endpoint (consent.revoked) on one real loopback receiver
+On a throwaway anvil and a throwaway SQLite (or PostgreSQL) database, with the whole server context built as
+`serve` builds it: `brands` brands, each with one endpoint (consent.revoked) on one real loopback receiver
 (`consent_ledger.client.receiver`, verifying every webhook's v1 and v1a signatures and answering the
 acknowledgement in its body). `revocations` customers grant one brand each (round robin; signed grants
 relayed in batches through `grantBatchBySig`), then revoke, relayed in batches of `batch` through
@@ -24,6 +24,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from sqlalchemy import func, select
 
 from consent_ledger.bench.chain import BenchChain, throwaway_chain
 from consent_ledger.bench.gas import SignedGrants
+from consent_ledger.bench.load import throwaway_database
 from consent_ledger.client import WebhookVerifier
 from consent_ledger.client.receiver import Received, ReceiverServer, WebhookReceiver
 from consent_ledger.composition import AppContext, build_context
@@ -108,18 +110,26 @@ def webhooks_report(
     brands: int = 8,
     batch: int = 250,
     wait_s: float = 120.0,
+    pg_admin_url: str | None = None,
     progress: Progress = lambda _: None,
 ) -> dict[str, Any]:
+    """The figures (see the module's docstring); on SQLite, or with `pg_admin_url` on a throwaway PostgreSQL
+    database made with it."""
     if min(revocations, brands, batch) < 1:
         raise InputError("revocations, brands and batch are at least 1")
-    with throwaway_chain(settings, "consent-webhooks-") as chain:
-        url = f"sqlite:///{chain.root / 'webhooks.db'}"
+    with ExitStack() as stack:
+        chain = stack.enter_context(throwaway_chain(settings, "consent-webhooks-"))
+        if pg_admin_url is None:
+            url = f"sqlite:///{chain.root / 'webhooks.db'}"
+        else:
+            url = stack.enter_context(throwaway_database(pg_admin_url))
         upgrade(url)
         context = build_context(_bench_settings(settings, chain, url))
         try:
-            return _run(context, chain, revocations, brands, batch, wait_s, progress)
+            figures = _run(context, chain, revocations, brands, batch, wait_s, progress)
         finally:
             context.close()
+    return {"database": "sqlite" if pg_admin_url is None else "postgresql", **figures}
 
 
 def _run(
@@ -217,7 +227,6 @@ def _figures(
     last = max((a.at for a in first_at.values()), default=first_confirmed)
     span = max(last - first_confirmed, 1e-6)
     return {
-        "database": "sqlite",
         "revocations": revocations,
         "brands": brands,
         "revoke_batch": batch,

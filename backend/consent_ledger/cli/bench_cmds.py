@@ -70,6 +70,10 @@ def register(commands: Any) -> None:
     wh.add_argument("--brands", type=int, default=8, help="brands, each with one endpoint (default 8)")
     wh.add_argument("--batch", type=int, default=250, help="revocations per revokeBatchBySig (default 250)")
     wh.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the last webhooks (default 120)")
+    wh.add_argument(
+        "--pg-admin-url",
+        help="on a throwaway PostgreSQL database made with this URL (a user who may CREATE DATABASE); default SQLite",
+    )
     wh.set_defaults(handler=cmd_webhooks)
 
 
@@ -132,6 +136,7 @@ def cmd_webhooks(args: argparse.Namespace) -> int:
         brands=args.brands,
         batch=args.batch,
         wait_s=args.wait,
+        pg_admin_url=args.pg_admin_url,
         progress=lambda m: say(f"... {m}"),
     )
     emit_json(report)
