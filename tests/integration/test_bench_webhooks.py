@@ -17,9 +17,12 @@ pytestmark = pytest.mark.chain
 CLI = [sys.executable, "-m", "consent_ledger.cli.main"]
 
 
-def test_a_tiny_webhook_bench_loses_nothing_and_has_the_full_shape() -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_tiny_webhook_bench_loses_nothing_and_has_the_full_shape(database: str, request) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     tiny = ["--revocations", "24", "--brands", "3", "--batch", "10", "--wait", str(patient(120))]
+    if database == "postgresql":
+        tiny += ["--pg-admin-url", request.getfixturevalue("pg_admin_url")]
     run = subprocess.run(
         [*CLI, "bench", "webhooks", "--json", *tiny],
         env=env,
@@ -30,6 +33,7 @@ def test_a_tiny_webhook_bench_loses_nothing_and_has_the_full_shape() -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout)
+    assert report["database"] == database
     assert (report["revocations"], report["brands"], report["revoke_batch"]) == (24, 3, 10)
     assert (report["events"], report["lost"], report["duplicates"], report["unexpected"]) == (24, 0, 0, 0)
     assert report["attempts"] >= 24
