@@ -57,6 +57,12 @@ class Listener:
         return self.process.wait(patient(30))
 
 
+def _as_a_background_job() -> None:
+    """The child starts as a shell starts a background job (`cmd &`, and so `make test` under nohup): with SIGINT
+    ignored. The listener must stop on Ctrl-C all the same."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def listen_command(*flags: str) -> list[str]:
     return [sys.executable, "-m", "consent_ledger.cli.main", "webhook", "listen", *flags]
 
@@ -86,7 +92,14 @@ def listening(tmp_path: Path, *flags: str, env: dict[str, str] | None = None) ->
     n = len(list(tmp_path.glob("listen-*.out")))
     out, err = tmp_path / f"listen-{n}.out", tmp_path / f"listen-{n}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(listen_command(*flags), env=_env(env), stdout=stdout, stderr=stderr, cwd=tmp_path)
+        process = subprocess.Popen(
+            listen_command(*flags),
+            env=_env(env),
+            stdout=stdout,
+            stderr=stderr,
+            cwd=tmp_path,
+            preexec_fn=_as_a_background_job,  # noqa: PLW1509 (no threads start between fork and exec here)
+        )
     listener = Listener(process, out, err)
     try:
         wait_started(

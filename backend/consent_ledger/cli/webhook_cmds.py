@@ -60,12 +60,15 @@ def register(commands: Any) -> None:
     listen.set_defaults(handler=cmd_listen)
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM stops the receiver as Ctrl-C does (and so deletes a registered endpoint)."""
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop the receiver (and so delete a registered endpoint). SIGINT is set here
+    too: a process a shell starts in the background (`listen ... &`, a script under nohup) inherits SIGINT
+    ignored, and Python then never raises KeyboardInterrupt for it."""
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
 
 
@@ -105,7 +108,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
         with printing:
             print(received.line(), flush=True)
 
-    _stop_on_sigterm()
+    _stop_on_signals()
     client: BrandClient | None = None
     endpoint_id: str | None = None
     server: ReceiverServer | None = None
