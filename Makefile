@@ -75,6 +75,9 @@ run: setup
 	@$(CL) deploy > /dev/null
 	@$(CL) db upgrade
 	@$(CL) seed --history-days 42
+	@echo "==> to see a revocation arrive as a brand: in the brand console (http://127.0.0.1:8000/brand.html) make an"
+	@echo "    API key with webhooks:manage, then in another terminal:"
+	@echo "    $(CL) webhook listen --register --server http://127.0.0.1:8000 --api-key clk_..."
 	@$(CL) serve
 
 devnet-stop: setup
@@ -110,6 +113,7 @@ bench: setup
 	@$(CL) bench api --json
 	@$(CL) bench audit --json
 	@$(CL) bench load --json
+	@$(CL) bench webhooks --json
 
 gas: setup
 	@$(CL) bench gas --json

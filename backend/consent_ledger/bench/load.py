@@ -52,7 +52,7 @@ def load_report(
         _grant_on_chain(chain, settings, brand.address, seeded)
         setups: dict[str, Any] = {}
         for name, count in (("two_replicas", 2), ("one_replica", 1)):
-            with _database(pg_admin_url) as database:
+            with throwaway_database(pg_admin_url) as database:
                 bench = _settings(settings, chain, database)
                 progress(f"{name}: migrating and filling a fresh PostgreSQL database")
                 _fill(bench, brand.address, seeded)
@@ -135,7 +135,8 @@ def _fill(settings: Settings, brand: str, customers: list[LocalAccount]) -> None
 
 
 @contextmanager
-def _database(admin_url: str) -> Iterator[str]:
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database made with `admin_url` (a user who may CREATE DATABASE), dropped afterwards."""
     name = f"cl_bench_{uuid.uuid4().hex}"
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,4 +1,4 @@
-"""bench gas | views | api | audit | insights | load."""
+"""bench gas | views | api | audit | insights | load | webhooks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from consent_ledger.bench.gas import gas_report
 from consent_ledger.bench.insights import insights_report
 from consent_ledger.bench.load import DEFAULT_PG_ADMIN_URL, load_report
 from consent_ledger.bench.views import views_report
+from consent_ledger.bench.webhooks import webhooks_report
 from consent_ledger.cli.common import emit_json, say, settings_from
+from consent_ledger.errors import InputError
 
 
 def register(commands: Any) -> None:
@@ -59,6 +61,20 @@ def register(commands: Any) -> None:
         help="PostgreSQL URL of a user who may CREATE DATABASE (a throwaway database per set-up)",
     )
     lo.set_defaults(handler=cmd_load)
+    wh = sub.add_parser(
+        "webhooks",
+        help="revocations confirmed on-chain to signed webhooks received on loopback, through the real delivery plane",
+    )
+    wh.add_argument("--json", action="store_true", help="print one JSON object")
+    wh.add_argument("--revocations", type=int, default=1_000, help="revocations to deliver (default 1000)")
+    wh.add_argument("--brands", type=int, default=8, help="brands, each with one endpoint (default 8)")
+    wh.add_argument("--batch", type=int, default=250, help="revocations per revokeBatchBySig (default 250)")
+    wh.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the last webhooks (default 120)")
+    wh.add_argument(
+        "--pg-admin-url",
+        help="on a throwaway PostgreSQL database made with this URL (a user who may CREATE DATABASE); default SQLite",
+    )
+    wh.set_defaults(handler=cmd_webhooks)
 
 
 def cmd_gas(args: argparse.Namespace) -> int:
@@ -109,3 +125,19 @@ def cmd_load(args: argparse.Namespace) -> int:
     )
     emit_json(report)
     return 0 if report["errors"] == 0 else 1
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    if min(args.revocations, args.brands, args.batch) < 1 or args.wait <= 0:
+        raise InputError("--revocations, --brands and --batch are at least 1, --wait positive")
+    report = webhooks_report(
+        settings_from(args),
+        args.revocations,
+        brands=args.brands,
+        batch=args.batch,
+        wait_s=args.wait,
+        pg_admin_url=args.pg_admin_url,
+        progress=lambda m: say(f"... {m}"),
+    )
+    emit_json(report)
+    return 0 if report["lost"] == 0 and report["duplicates"] == 0 else 1

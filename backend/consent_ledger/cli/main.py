@@ -15,6 +15,7 @@ from consent_ledger.cli import (
     db_cmds,
     stewardship_cmds,
     wallet_cmds,
+    webhook_cmds,
 )
 from consent_ledger.errors import LedgerError
 from consent_ledger.redaction import redact_text
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmds.register(commands)
     stewardship_cmds.register(commands)
     bench_cmds.register(commands)
+    webhook_cmds.register(commands)
     return parser
 
 
