@@ -94,7 +94,7 @@ class _Seeder:
         while self.consenting < size:
             batch: list[tuple[GrantRequest, bytes]] = []
             records: dict[str, dict[str, tuple[str, str]]] = {}
-            while len(batch) < MAX_BATCH and self.consenting < size:
+            while len(batch) < MAX_BATCH - 1 and self.consenting < size:  # room for a non-consenting one
                 customer = Customer.fresh()
                 self.consenting += 1
                 batch.append(self._request(customer, self.terms))

@@ -116,6 +116,21 @@ class DataKey:
             raise TamperedError(_tampered(self.customer, field)) from error
 
 
+def open_key(master: MasterKey, wrapped: bytes, address: str) -> DataKey:
+    """The data key inside `wrapped`, ready for that customer's fields, for `address` exactly as the vault
+    stores it (checksummed, so no checksum is computed here: another spelling fails authentication).
+    `TamperedError` if it was altered, wrapped for another customer or under another master key."""
+    if len(wrapped) != WRAPPED_KEY_BYTES:
+        raise TamperedError(f"the wrapped data key of {address} has {len(wrapped)} bytes, not {WRAPPED_KEY_BYTES}")
+    try:
+        raw = master.aead().decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _KEY_AAD + address.encode("ascii"))
+    except (InvalidTag, UnicodeEncodeError) as error:
+        raise TamperedError(
+            f"the wrapped data key of {address} failed authentication (altered, moved, or another master key)"
+        ) from error
+    return DataKey(raw, address)
+
+
 def wrap(master: MasterKey, data_key: bytes, customer: str) -> bytes:
     """`data_key` encrypted under `master`, bound to `customer`: nonce (12) | ciphertext+tag (48)."""
     if len(data_key) != KEY_BYTES:
