@@ -36,7 +36,7 @@ _HEX_KEY = re.compile(r"(0x)?((?:[0-9a-fA-F]{2})+)")  # any even number of hex d
 class MasterKey:
     """The key-encryption key: exactly 32 bytes. Its bytes never appear in `repr` or `str`."""
 
-    __slots__ = ("_aead", "_key")
+    __slots__ = ("_aead", "_id", "_key")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes):
@@ -47,6 +47,7 @@ class MasterKey:
             raise ConfigError(f"the vault master key is too long: {len(raw)} bytes, it must be {KEY_BYTES}")
         self._key = raw
         self._aead: AESGCM | None = None
+        self._id = hashlib.sha256(b"consent-ledger/master-key-id/v1|" + raw).hexdigest()[:16]
 
     @classmethod
     def from_string(cls, text: str) -> MasterKey:
@@ -71,7 +72,7 @@ class MasterKey:
     @property
     def key_id(self) -> str:
         """A 16-hex-digit fingerprint naming this key (stored next to wrapped keys; reveals nothing of the key)."""
-        return hashlib.sha256(b"consent-ledger/master-key-id/v1|" + self._key).hexdigest()[:16]
+        return self._id
 
     def aead(self) -> AESGCM:
         """The AES-GCM context of this key, built once (building one costs more than a small decryption)."""

@@ -181,7 +181,8 @@ class Vault:
         )
         holders: dict[str, SealedHolder] = {}
         with self._sessions() as session:
-            for customer, field, category, nonce, ciphertext, wrapped, version, master_id in session.execute(query):
+            rows = session.connection().execute(query)  # Core rows: no ORM result processing
+            for customer, field, category, nonce, ciphertext, wrapped, version, master_id in rows:
                 holder = holders.get(customer)
                 if holder is None:
                     holder = holders[customer] = SealedHolder(customer, wrapped, version, master_id, [])
