@@ -272,3 +272,44 @@ def test_a_different_master_key_is_refused(vault: Vault, engine: Engine) -> None
     with pytest.raises(WrongMasterKeyError):
         other.put_fields(ALICE, {"email": ("contact.email", "x@example.org")})
     assert vault.get_fields(ALICE)["email"].value == EMAIL
+
+
+def test_put_many_stores_a_batch_in_one_transaction(vault: Vault, engine: Engine) -> None:
+    vault.put_fields(ALICE, {"email": ("contact.email", "old@example.org")})
+    vault.put_many(
+        {
+            ALICE.lower(): {"email": ("contact.email", EMAIL), "city": ("location.coarse", "Lyon")},
+            BOB: {"interests": ("interests", "hiking")},
+        }
+    )
+    assert vault.get_fields(ALICE) == {
+        "email": FieldValue("contact.email", EMAIL),
+        "city": FieldValue("location.coarse", "Lyon"),
+    }
+    assert vault.get_fields(BOB) == {"interests": FieldValue("interests", "hiking")}
+    assert count(engine, "SELECT count(*) FROM customer_keys") == 2  # Alice kept her key
+
+
+def test_put_many_is_all_or_nothing(vault: Vault, engine: Engine) -> None:
+    vault.erase(CAROL)
+    with pytest.raises(ErasedError):
+        vault.put_many({BOB: {"email": ("contact.email", EMAIL)}, CAROL: {"email": ("contact.email", EMAIL)}})
+    with pytest.raises(InputError):
+        vault.put_many({BOB: {"email": ("contact.email", EMAIL)}, DAVE: {"x": ("no.such.category", "1")}})
+    with pytest.raises(InputError, match="twice"):
+        vault.put_many({DAVE: {"email": ("contact.email", EMAIL)}, DAVE.lower(): {"email": ("contact.email", EMAIL)}})
+    assert count(engine, "SELECT count(*) FROM customer_fields") == 0
+    assert count(engine, "SELECT count(*) FROM customers WHERE address IN (:b, :d)", b=BOB, d=DAVE) == 0
+
+
+def test_only_consenting_holders_are_opened(vault: Vault) -> None:
+    """The aggregate path reads holders sealed (no plaintext) and opens one holder at a time."""
+    vault.put_fields(ALICE, ALICE_FIELDS)
+    vault.put_fields(BOB, {"interests": ("interests", "hiking"), "email": ("contact.email", "bob@example.org")})
+    vault.put_fields(DAVE, {"email": ("contact.email", "dave@example.org")})
+    vault.erase(CAROL)
+    holders = {h.customer: h for h in vault.sealed_holders({"interests", "location.coarse"})}
+    assert set(holders) == {ALICE, BOB}
+    assert all(EMAIL.encode() not in ciphertext for h in holders.values() for *_, ciphertext in h.fields)
+    assert vault.open_for_counting(holders[BOB]) == {"interests": ["hiking"]}
+    assert vault.open_for_counting(holders[ALICE]) == {"location.coarse": ["Lyon"]}

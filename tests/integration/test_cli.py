@@ -429,12 +429,21 @@ def test_other_chains_need_an_explicit_deployer(cli: Cli, project_root: Path, mo
 
 
 def test_bench_insights_json_shape(cli: Cli) -> None:
-    """Shape only (no timing): the figures are named by the sizes asked for, and each query counted them."""
-    run = cli("bench", "insights", "--json", "--customers", "30,60")
+    """Shape only (no timing): the figures are named by the sizes asked for; each size's exact query counted
+    exactly its consenting customers and none of the others that hold the same data; the stewardship report
+    ran over a seeded history."""
+    run = cli("bench", "insights", "--json", "--customers", "30,60", "--history-days", "2", "--history-customers", "8")
     assert run.code == 0, run.err
     report = json.loads(run.out)
-    for label in ("30", "60"):
+    for size in (30, 60):
+        label = str(size)
         assert isinstance(report[f"query_ms_{label}"], int)
         assert len(report[f"query_ms_{label}_runs"]) == 3
         assert report[f"seed_s_{label}"] >= 0
+        assert report[f"counted_{label}"] == size
+        assert report[f"not_consenting_{label}"] == size // 50
+    assert report["seed_s"] >= 0
     assert report["target_ms_100k"] == 1_000
+    assert report["report_s"] > 0
+    assert set(report["report_s_by_brand"]) == {"acme", "lumen", "orbit"}
+    assert report["report_history_days"] == 2

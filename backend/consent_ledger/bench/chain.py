@@ -3,7 +3,7 @@ and deleted afterwards. Every benchmark measures against one of these, never the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +32,11 @@ class BenchChain:
 
 
 @contextmanager
-def throwaway_chain(settings: Settings, prefix: str) -> Iterator[BenchChain]:
+def throwaway_chain(settings: Settings, prefix: str, anvil_args: Sequence[str] = ()) -> Iterator[BenchChain]:
     artifact = compile_project(settings.project_root, settings.build_path / "contracts").artifacts[CONTRACT_NAME]
     with TemporaryDirectory(prefix=prefix) as tmp:
         root = Path(tmp)
-        devnet = Devnet(settings.project_root, root / "anvil", free_port(), persist=False)
+        devnet = Devnet(settings.project_root, root / "anvil", free_port(), persist=False, extra_args=anvil_args)
         devnet.start()
         try:
             rpc = RpcClient(devnet.url)

@@ -23,6 +23,7 @@ from eth_hash.auto import keccak
 from web3 import Web3
 
 from consent_ledger.bench.chain import throwaway_chain
+from consent_ledger.bench.grants import encode_grant_batch
 from consent_ledger.chain import eip712
 from consent_ledger.chain.events import Granted, GrantHeader, decode_logs
 from consent_ledger.chain.ledger import Ledger
@@ -34,47 +35,11 @@ from consent_ledger.errors import ChainError
 from consent_ledger.indexer.runner import Indexer, IndexStep
 
 BATCH = 200
-GRANT_BATCH_SELECTOR = keccak(
-    b"grantBatchBySig(((address,address,uint64,uint64[],uint40,bytes32,uint256,uint40),bytes)[])"
-)[:4]
-SIGNED_GRANT_SIZE = 16 * 32
 GAS_PER_GRANT = 60_000  # a new grant in a batch costs ~36k; headroom, and no eth_estimateGas round trip
 TARGET_EVENTS_PER_S = 30_000
 CATEGORIES, PURPOSES = 0b1011, 0b100  # one purpose: one Granted log per grant
 NOTICE = bytes.fromhex("9f" * 32)
 DAY = 86_400
-
-
-def _word(value: int) -> bytes:
-    return value.to_bytes(32, "big")
-
-
-def _encode_batch(items: list[tuple[GrantRequest, bytes]]) -> str:
-    """grantBatchBySig calldata by hand (eth_abi spends ~0.25 ms a grant validating values), for
-    one-purpose grants. Each SignedGrant is dynamic: the offsets of its request and signature; the
-    request's 8 head words (the 4th the offset of `categoriesPerPurpose`), that array's length and
-    one item; the signature's length and 3 words."""
-    words = [GRANT_BATCH_SELECTOR, _word(0x20), _word(len(items))]
-    words += [_word(len(items) * 32 + i * SIGNED_GRANT_SIZE) for i in range(len(items))]
-    for g, signature in items:
-        (term,) = g.terms
-        words += [
-            _word(2 * 32),
-            _word(12 * 32),
-            bytes.fromhex(g.customer[2:]).rjust(32, b"\0"),
-            bytes.fromhex(g.brand[2:]).rjust(32, b"\0"),
-            _word(term.bit),
-            _word(8 * 32),
-            _word(g.expires_at),
-            g.notice_hash,
-            _word(g.nonce),
-            _word(g.deadline),
-            _word(1),
-            _word(term.categories),
-            _word(len(signature)),
-            signature.ljust(96, b"\0"),
-        ]
-    return "0x" + b"".join(words).hex()
 
 
 def _generate(ledger: Ledger, events: int, progress: Callable[[str], None]) -> int:
@@ -94,7 +59,7 @@ def _generate(ledger: Ledger, events: int, progress: Callable[[str], None]) -> i
             )
             raw = key.sign_recoverable(keccak(prefix + eip712.grant_struct_hash(request)), hasher=None)
             items.append((request, raw[:64] + bytes([raw[64] + 27])))
-        data = _encode_batch(items)
+        data = encode_grant_batch(items)
         if start == 0 and data != ledger.grant_batch_call(items):
             raise AssertionError("hand-encoded grantBatchBySig calldata differs from eth_abi's")
         hashes.append(sender.send(ledger.address, data, gas=GAS_PER_GRANT * len(items) + 200_000))

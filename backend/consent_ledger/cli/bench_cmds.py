@@ -38,7 +38,8 @@ def register(commands: Any) -> None:
     au.add_argument("--releases", type=int, default=100_000)
     au.set_defaults(handler=cmd_audit)
     ins = sub.add_parser(
-        "insights", help="one DP histogram query, on-chain check included, over 10k and 100k customers"
+        "insights",
+        help="one DP histogram query, on-chain check included, over 10k and 100k customers; the stewardship report",
     )
     ins.add_argument("--json", action="store_true", help="print one JSON object")
     ins.add_argument(
@@ -47,6 +48,13 @@ def register(commands: Any) -> None:
         default=[10_000, 100_000],
         help="comma-separated numbers of consenting customers to measure at (default 10000,100000)",
     )
+    ins.add_argument(
+        "--history-days",
+        type=int,
+        default=42,
+        help="days of demo history the stewardship report is timed over (as `make run` seeds; 0: skip report_s)",
+    )
+    ins.add_argument("--history-customers", type=int, default=20, help="demo customers of that history")
     ins.set_defaults(handler=cmd_insights)
     lo = sub.add_parser(
         "load", help="mixed load from client processes against two serve replicas on PostgreSQL, then one"
@@ -110,7 +118,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_insights(args: argparse.Namespace) -> int:
-    emit_json(insights_report(settings_from(args), args.customers, progress=lambda m: say(f"... {m}")))
+    report = insights_report(
+        settings_from(args),
+        args.customers,
+        progress=lambda m: say(f"... {m}"),
+        history_days=args.history_days,
+        history_customers=args.history_customers,
+    )
+    emit_json(report)
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ from consent_ledger.vault import Vault
 MAX_HISTOGRAMS = 8
 MAX_BINS = 50
 MAX_BIN_CHARS = 64
+CHECK_CHUNK = 5_000  # holders per batch-view question set: decrypting one overlaps asking the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +114,37 @@ def _items(value: str) -> list[str]:
     return [item.strip().casefold() for item in value.split(",") if item.strip()]
 
 
+class _Binner:
+    """One histogram's true counts, built customer by customer. The bins a customer's values fall in are
+    worked out once per distinct list of values (profiles repeat: interests, age ranges), then counted."""
+
+    def __init__(self, spec: HistogramSpec) -> None:
+        self._index = {label.casefold(): n for n, label in enumerate(spec.bins)}
+        self._limit = spec.contributions
+        self._known: dict[tuple[str, ...], list[int]] = {}
+        self.counts = [0] * len(spec.bins)
+
+    def _bins(self, values: tuple[str, ...]) -> list[int]:
+        index = self._index
+        matched = sorted({index[item] for value in values for item in _items(value) if item in index})
+        return matched[: self._limit]
+
+    def add(self, values: Sequence[str]) -> None:
+        key = tuple(values)
+        bins = self._known.get(key)
+        if bins is None:
+            bins = self._known[key] = self._bins(key)
+        counts = self.counts
+        for n in bins:
+            counts[n] += 1
+
+
 def bin_counts(values: Sequence[list[str]], spec: HistogramSpec) -> list[int]:
     """True per-bin counts: `values` holds each counted customer's values in `spec.category`."""
-    index = {label.casefold(): n for n, label in enumerate(spec.bins)}
-    counts = [0] * len(spec.bins)
+    binner = _Binner(spec)
     for customer_values in values:
-        matched = sorted({index[item] for value in customer_values for item in _items(value) if item in index})
-        for n in matched[: spec.contributions]:
-            counts[n] += 1
-    return counts
+        binner.add(customer_values)
+    return binner.counts
 
 
 class InsightService:
@@ -192,17 +216,7 @@ class InsightService:
         category_mask = self.catalog.category_mask(categories)
         purpose_mask = self.catalog.purpose_mask([purpose])
         pin = self.gatekeeper.pin()
-        try:
-            candidates = self.vault.holders_of(set(categories))
-        except SQLAlchemyError as error:
-            raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
-        answers = self.gatekeeper.check_at(pin, brand, [(c, category_mask, purpose_mask) for c in candidates]).answers
-        counted = [c for c, ok in zip(candidates, answers, strict=True) if ok]
-        values = self._values(counted, set(categories))
-
-        true_counts = [len(counted)]
-        for spec in histograms:
-            true_counts += bin_counts([values.get(c, {}).get(spec.category, []) for c in counted], spec)
+        true_counts = self._true_counts(pin, brand, histograms, category_mask, purpose_mask)
         noisy = laplace_counts(true_counts, sensitivity, epsilon)
         shown = [n if n >= self.policy.min_group_size else None for n in noisy.counts]
 
@@ -241,12 +255,39 @@ class InsightService:
             index,
         )
 
-    def _values(self, customers: Sequence[str], categories: set[str]) -> dict[str, dict[str, list[str]]]:
-        """Each counted customer's values per category, decrypted in memory only to be counted."""
+    def _true_counts(
+        self, pin: BlockPin, brand: str, histograms: Sequence[HistogramSpec], category_mask: int, purpose_mask: int
+    ) -> list[int]:
+        """[consenting customers, then each histogram's bins], over the holders whose grant at `pin` covers
+        every asked category for the purpose. The chain is asked in chunks from a worker thread while this
+        one decrypts the consenting holders of the chunks already answered; nobody else is decrypted."""
         try:
-            return self.vault.values_for_counting(customers, categories)
+            holders = self.vault.sealed_holders({h.category for h in histograms})
         except SQLAlchemyError as error:
             raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
+        binners = [(spec.category, _Binner(spec)) for spec in histograms]
+        counted = 0
+        chunks = [holders[start : start + CHECK_CHUNK] for start in range(0, len(holders), CHECK_CHUNK)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insight-check") as pool:
+            asked = [
+                pool.submit(
+                    self.gatekeeper.check_at, pin, brand, [(h.customer, category_mask, purpose_mask) for h in chunk]
+                )
+                for chunk in chunks
+            ]
+            try:
+                for chunk, answer in zip(chunks, asked, strict=True):
+                    for holder, ok in zip(chunk, answer.result().answers, strict=True):
+                        if not ok:
+                            continue
+                        counted += 1
+                        values = self.vault.open_for_counting(holder)
+                        for category, binner in binners:
+                            binner.add(values.get(category, ()))
+            finally:
+                for future in asked:
+                    future.cancel()  # after a failure, ask the chain nothing more
+        return [counted] + [n for _, binner in binners for n in binner.counts]
 
     def _commit(self, brand: str, period: Period, epsilon_micro: int, leaf: InsightLeaf) -> tuple[int, int]:
         """Charge the budget and append the leaf in one transaction: (epsilon left, leaf index)."""

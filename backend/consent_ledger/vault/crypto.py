@@ -36,7 +36,7 @@ _HEX_KEY = re.compile(r"(0x)?((?:[0-9a-fA-F]{2})+)")  # any even number of hex d
 class MasterKey:
     """The key-encryption key: exactly 32 bytes. Its bytes never appear in `repr` or `str`."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_aead", "_id", "_key")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes):
@@ -46,6 +46,8 @@ class MasterKey:
         if len(raw) > KEY_BYTES:
             raise ConfigError(f"the vault master key is too long: {len(raw)} bytes, it must be {KEY_BYTES}")
         self._key = raw
+        self._aead: AESGCM | None = None
+        self._id = hashlib.sha256(b"consent-ledger/master-key-id/v1|" + raw).hexdigest()[:16]
 
     @classmethod
     def from_string(cls, text: str) -> MasterKey:
@@ -70,10 +72,13 @@ class MasterKey:
     @property
     def key_id(self) -> str:
         """A 16-hex-digit fingerprint naming this key (stored next to wrapped keys; reveals nothing of the key)."""
-        return hashlib.sha256(b"consent-ledger/master-key-id/v1|" + self._key).hexdigest()[:16]
+        return self._id
 
     def aead(self) -> AESGCM:
-        return AESGCM(self._key)
+        """The AES-GCM context of this key, built once (building one costs more than a small decryption)."""
+        if self._aead is None:
+            self._aead = AESGCM(self._key)
+        return self._aead
 
     def __repr__(self) -> str:
         return f"MasterKey(id={self.key_id})"
@@ -82,6 +87,49 @@ class MasterKey:
 def new_data_key() -> bytes:
     """A fresh random 32-byte data key for one customer."""
     return os.urandom(KEY_BYTES)
+
+
+class DataKey:
+    """One customer's data key with its AES-GCM context built once, for the many fields of that customer.
+
+    `customer` must be the checksummed address the fields were written under (the vault's stored form): it
+    goes into the associated data as it is, so any other spelling fails authentication, never decrypts.
+    """
+
+    __slots__ = ("_aead", "customer")
+
+    def __init__(self, raw: bytes, customer: str) -> None:
+        self._aead = _aead(raw)
+        self.customer = customer
+
+    def encrypt(self, field: str, plaintext: str, *, category: str) -> tuple[bytes, bytes]:
+        """(nonce, ciphertext+tag) of the UTF-8 `plaintext`, bound to this customer, `field` and `category`."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce, self._aead.encrypt(nonce, plaintext.encode("utf-8"), _aad_of(self.customer, field, category))
+
+    def decrypt(self, field: str, nonce: bytes, ciphertext: bytes, *, category: str) -> str:
+        """The plaintext of a field; `TamperedError` if anything (bytes, customer, field, category, key) differs."""
+        if len(nonce) != NONCE_BYTES:
+            raise TamperedError(_tampered(self.customer, field))
+        try:
+            return self._aead.decrypt(nonce, ciphertext, _aad_of(self.customer, field, category)).decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError) as error:
+            raise TamperedError(_tampered(self.customer, field)) from error
+
+
+def open_key(master: MasterKey, wrapped: bytes, address: str) -> DataKey:
+    """The data key inside `wrapped`, ready for that customer's fields, for `address` exactly as the vault
+    stores it (checksummed, so no checksum is computed here: another spelling fails authentication).
+    `TamperedError` if it was altered, wrapped for another customer or under another master key."""
+    if len(wrapped) != WRAPPED_KEY_BYTES:
+        raise TamperedError(f"the wrapped data key of {address} has {len(wrapped)} bytes, not {WRAPPED_KEY_BYTES}")
+    try:
+        raw = master.aead().decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _KEY_AAD + address.encode("ascii"))
+    except (InvalidTag, UnicodeEncodeError) as error:
+        raise TamperedError(
+            f"the wrapped data key of {address} failed authentication (altered, moved, or another master key)"
+        ) from error
+    return DataKey(raw, address)
 
 
 def wrap(master: MasterKey, data_key: bytes, customer: str) -> bytes:
@@ -106,21 +154,16 @@ def unwrap(master: MasterKey, wrapped: bytes, customer: str) -> bytes:
 
 def encrypt_field(data_key: bytes, customer: str, field: str, plaintext: str, *, category: str) -> tuple[bytes, bytes]:
     """(nonce, ciphertext+tag) of the UTF-8 `plaintext`, bound to customer, field and category."""
-    nonce = os.urandom(NONCE_BYTES)
-    aad = _field_aad(customer, field, category)
-    return nonce, _aead(data_key).encrypt(nonce, plaintext.encode("utf-8"), aad)
+    return DataKey(data_key, checksum_address(customer)).encrypt(field, plaintext, category=category)
 
 
 def decrypt_field(data_key: bytes, customer: str, field: str, nonce: bytes, ciphertext: bytes, *, category: str) -> str:
     """The plaintext of a field; `TamperedError` if anything (bytes, customer, field, category, key) differs."""
-    aad = _field_aad(customer, field, category)
-    problem = f"field {field!r} of {customer} failed authentication (altered, moved, relabelled, or wrong key)"
-    if len(nonce) != NONCE_BYTES:
-        raise TamperedError(problem)
-    try:
-        return _aead(data_key).decrypt(nonce, ciphertext, aad).decode("utf-8")
-    except (InvalidTag, UnicodeDecodeError) as error:
-        raise TamperedError(problem) from error
+    return DataKey(data_key, checksum_address(customer)).decrypt(field, nonce, ciphertext, category=category)
+
+
+def _tampered(customer: str, field: str) -> str:
+    return f"field {field!r} of {customer} failed authentication (altered, moved, relabelled, or wrong key)"
 
 
 def _aead(data_key: bytes) -> AESGCM:
@@ -133,8 +176,8 @@ def _key_aad(customer: str) -> bytes:
     return _KEY_AAD + checksum_address(customer).encode("ascii")
 
 
-def _field_aad(customer: str, field: str, category: str) -> bytes:
+def _aad_of(address: str, field: str, category: str) -> bytes:
+    """customer | field | category, for an address already in checksummed form."""
     if "|" in field or "|" in category:
         raise InputError("field and category names cannot contain '|'")
-    parts = (checksum_address(customer), field, category)
-    return _FIELD_AAD + "|".join(parts).encode("utf-8")
+    return _FIELD_AAD + f"{address}|{field}|{category}".encode()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,11 +26,10 @@ from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.vault.crypto import (
     KEY_VERSION,
+    DataKey,
     MasterKey,
-    decrypt_field,
-    encrypt_field,
     new_data_key,
-    unwrap,
+    open_key,
     wrap,
 )
 from consent_ledger.vault.errors import CryptoError, ErasedError, WrongMasterKeyError
@@ -39,6 +38,7 @@ from consent_ledger.vault.models import FIELD_NAME_LENGTH, Customer, CustomerFie
 MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded
 MAX_FIELDS_PER_CUSTOMER = 64
 MAX_RELEASE_BATCH = 1000  # customers per release_many call
+MAX_PUT_BATCH = 1000  # customers per put_many call
 EXPORT_FORMAT = "consent-ledger/vault-export/1"
 _FIELD_NAME = re.compile(rf"[a-z][a-z0-9_.-]{{0,{FIELD_NAME_LENGTH - 1}}}")
 
@@ -75,29 +75,59 @@ class Vault:
         `InputError` for a bad address, field name, unknown category, non-string or oversized value, or too many
         fields; `ErasedError` once the customer was erased. Nothing is written when any check fails.
         """
-        address = checksum_address(customer)
-        checked = self._check_fields(fields)
+        self.put_many({customer: fields})
+
+    def put_many(self, records: Mapping[str, Mapping[str, tuple[str, str]]]) -> None:
+        """`put_fields` for up to `MAX_PUT_BATCH` customers `{customer: {name: (category, value)}}` in ONE
+        transaction (bulk import): a few statements for the whole batch, rows written with executemany.
+
+        All or nothing: any refused customer (bad input, too many fields, erased) refuses the whole batch and
+        writes nothing. On PostgreSQL the customers' rows are locked (in address order) until commit, as
+        `put_fields` and `erase` lock one.
+        """
+        checked: dict[str, dict[str, tuple[str, str]]] = {}
+        for customer, fields in records.items():
+            address = checksum_address(customer)
+            if address in checked:
+                raise InputError(f"customer {address} appears twice in one batch")
+            checked[address] = self._check_fields(fields)
+        if not checked:
+            return
+        if len(checked) > MAX_PUT_BATCH:
+            raise InputError(f"{len(checked)} customers in one batch; the limit is {MAX_PUT_BATCH}")
+        addresses = sorted(checked)
         with self._sessions.begin() as session:
             now = self._clock()
-            row = _lock_customer(session, address, now)
-            if row.erased_at is not None:
-                raise ErasedError(f"customer {address} was erased on {row.erased_at.isoformat()}: no new data")
-            data_key = self._data_key(session, address, now)
-            query = select(CustomerField).where(CustomerField.customer == address)
-            existing = {f.field: f for f in session.scalars(query)}
-            total = len(existing.keys() | checked.keys())
-            if total > MAX_FIELDS_PER_CUSTOMER:
-                raise InputError(
-                    f"customer {address} would hold {total} fields; the limit is {MAX_FIELDS_PER_CUSTOMER}"
-                )
-            for name, (category, value) in checked.items():
-                nonce, ciphertext = encrypt_field(data_key, address, name, value, category=category)
-                current = existing.get(name)
-                if current is None:
-                    current = CustomerField(customer=address, field=name, created_at=now)
-                    session.add(current)
-                current.category, current.nonce, current.ciphertext = category, nonce, ciphertext
-                current.updated_at = now
+            for address, erased_at in _lock_customers(session, addresses, now):
+                if erased_at is not None:
+                    raise ErasedError(f"customer {address} was erased on {erased_at.isoformat()}: no new data")
+            keys = self._data_keys(session, addresses, now)
+            held: dict[str, set[str]] = {address: set() for address in addresses}
+            names = select(CustomerField.customer, CustomerField.field).where(CustomerField.customer.in_(addresses))
+            for address, name in session.execute(names):
+                held[address].add(name)
+            rows: list[dict[str, Any]] = []
+            for address in addresses:
+                total = len(held[address] | checked[address].keys())
+                if total > MAX_FIELDS_PER_CUSTOMER:
+                    raise InputError(
+                        f"customer {address} would hold {total} fields; the limit is {MAX_FIELDS_PER_CUSTOMER}"
+                    )
+                key = keys[address]
+                for name, (category, value) in checked[address].items():
+                    nonce, ciphertext = key.encrypt(name, value, category=category)
+                    rows.append(
+                        {
+                            "customer": address,
+                            "field": name,
+                            "category": category,
+                            "nonce": nonce,
+                            "ciphertext": ciphertext,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+            session.execute(_upsert_fields(session), rows)
 
     def get_fields(self, customer: str) -> dict[str, FieldValue]:
         """Every field of `customer`, decrypted; {} for an unknown or erased customer."""
@@ -141,32 +171,34 @@ class Vault:
                 released[f.customer][f.field] = FieldValue(f.category, value)
         return released
 
-    def holders_of(self, categories: AbstractSet[str]) -> list[str]:
-        """Addresses (sorted) of customers, not erased, holding at least one field in `categories`: the
-        candidates of an aggregate. Reads no value."""
+    def sealed_holders(self, categories: AbstractSet[str]) -> list[SealedHolder]:
+        """Every customer, not erased, holding at least one field in `categories`, with those fields still
+        encrypted and the wrapped data key: the candidates of an aggregate, in ONE query of only the needed
+        columns (plain rows, no ORM objects). Decrypts nothing; `open_for_counting` opens one holder."""
+        query = (
+            select(*_SEALED_COLUMNS)
+            .join(CustomerKey, CustomerKey.customer == CustomerField.customer)
+            .join(Customer, Customer.address == CustomerField.customer)
+            .where(CustomerField.category.in_(sorted(categories)), Customer.erased_at.is_(None))
+        )
+        holders: dict[str, SealedHolder] = {}
         with self._sessions() as session:
-            query = (
-                select(CustomerField.customer)
-                .join(Customer, Customer.address == CustomerField.customer)
-                .where(CustomerField.category.in_(sorted(categories)), Customer.erased_at.is_(None))
-                .distinct()
-                .order_by(CustomerField.customer)
-            )
-            return list(session.scalars(query))
+            rows = session.connection().execute(query)  # Core rows: no ORM result processing
+            for customer, field, category, nonce, ciphertext, wrapped, version, master_id in rows:
+                holder = holders.get(customer)
+                if holder is None:
+                    holder = holders[customer] = SealedHolder(customer, wrapped, version, master_id, [])
+                holder.fields.append((field, category, nonce, ciphertext))
+        return list(holders.values())
 
-    def values_for_counting(
-        self, customers: Sequence[str], categories: AbstractSet[str]
-    ) -> dict[str, dict[str, list[str]]]:
-        """`{customer: {category: [values]}}` of `categories` for already checksummed `customers` whose consent
-        the caller checked: the aggregate path (values decrypted in memory to be counted, never returned to
-        a brand). One query per `MAX_RELEASE_BATCH` customers."""
-        found: dict[str, dict[str, list[str]]] = {}
-        with self._sessions() as session:
-            for start in range(0, len(customers), MAX_RELEASE_BATCH):
-                rows = _read(session, customers[start : start + MAX_RELEASE_BATCH], categories)
-                for f, value in self._decrypt(rows):
-                    found.setdefault(f.customer, {}).setdefault(f.category, []).append(value)
-        return found
+    def open_for_counting(self, holder: SealedHolder) -> dict[str, list[str]]:
+        """`{category: [values]}` of one holder whose consent the caller checked, decrypted in memory only to
+        be counted (the aggregate path: never returned to a brand). `TamperedError` as on every read."""
+        key = self._unwrap(holder)
+        values: dict[str, list[str]] = {}
+        for field, category, nonce, ciphertext in holder.fields:
+            values.setdefault(category, []).append(key.decrypt(field, nonce, ciphertext, category=category))
+        return values
 
     def export(self, customer: str) -> dict[str, Any]:
         """Everything held about `customer` (GDPR art. 20), JSON-serialisable; `NotFoundError` if never seen."""
@@ -278,22 +310,31 @@ class Vault:
             query = select(CustomerKey.master_key_id).where(CustomerKey.master_key_id != self._master.key_id)
             return sorted(set(session.scalars(query.distinct())))
 
-    def _data_key(self, session: Session, address: str, now: datetime) -> bytes:
-        """The customer's data key: unwrapped from its row, or made, wrapped and stored on first use."""
-        key_row = session.get(CustomerKey, address)
-        if key_row is not None:
-            return self._unwrap(key_row)
-        data_key = new_data_key()
-        wrapped = wrap(self._master, data_key, address)
-        master_id = self._master.key_id
-        session.add(
-            CustomerKey(
-                customer=address, wrapped_key=wrapped, key_version=KEY_VERSION, master_key_id=master_id, created_at=now
-            )
-        )
-        return data_key
+    def _data_keys(self, session: Session, addresses: Sequence[str], now: datetime) -> dict[str, DataKey]:
+        """Each customer's data key: unwrapped from its row, or made, wrapped and stored on first use."""
+        keys: dict[str, DataKey] = {}
+        query = select(*_KEY_COLUMNS).where(CustomerKey.customer.in_(addresses))
+        for key_row in session.execute(query):
+            keys[key_row.customer] = self._unwrap(key_row)
+        fresh: list[dict[str, Any]] = []
+        for address in addresses:
+            if address not in keys:
+                data_key = new_data_key()
+                keys[address] = DataKey(data_key, address)
+                fresh.append(
+                    {
+                        "customer": address,
+                        "wrapped_key": wrap(self._master, data_key, address),
+                        "key_version": KEY_VERSION,
+                        "master_key_id": self._master.key_id,
+                        "created_at": now,
+                    }
+                )
+        if fresh:
+            session.execute(insert(CustomerKey), fresh)
+        return keys
 
-    def _unwrap(self, key_row: KeyRow) -> bytes:
+    def _unwrap(self, key_row: KeyRow) -> DataKey:
         if key_row.key_version != KEY_VERSION:
             raise CryptoError(f"the data key of {key_row.customer} uses unknown scheme version {key_row.key_version}")
         if key_row.master_key_id != self._master.key_id:
@@ -301,19 +342,30 @@ class Vault:
                 f"the data key of {key_row.customer} was wrapped by master key {key_row.master_key_id}, "
                 f"but the configured master key is {self._master.key_id}"
             )
-        return unwrap(self._master, key_row.wrapped_key, key_row.customer)
+        return open_key(self._master, key_row.wrapped_key, key_row.customer)
 
     def _decrypt(self, rows: Iterable[tuple[FieldRow, KeyRow]]) -> list[tuple[FieldRow, str]]:
         """Each field row with its plaintext; each customer's data key is unwrapped once."""
-        keys: dict[str, bytes] = {}
+        keys: dict[str, DataKey] = {}
         out: list[tuple[FieldRow, str]] = []
         for f, key_row in rows:
             data_key = keys.get(f.customer)
             if data_key is None:
                 data_key = keys[f.customer] = self._unwrap(key_row)
-            value = decrypt_field(data_key, f.customer, f.field, f.nonce, f.ciphertext, category=f.category)
-            out.append((f, value))
+            out.append((f, data_key.decrypt(f.field, f.nonce, f.ciphertext, category=f.category)))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class SealedHolder:
+    """A customer's fields in some categories, still encrypted: (field, category, nonce, ciphertext) each,
+    with the customer's wrapped data key (a `KeyRow`)."""
+
+    customer: str
+    wrapped_key: bytes
+    key_version: int
+    master_key_id: str
+    fields: list[tuple[str, str, bytes, bytes]]
 
 
 class FieldRow(Protocol):
@@ -327,10 +379,14 @@ class FieldRow(Protocol):
 
 
 class KeyRow(Protocol):
-    customer: str
-    wrapped_key: bytes
-    key_version: int
-    master_key_id: str
+    @property
+    def customer(self) -> str: ...
+    @property
+    def wrapped_key(self) -> bytes: ...
+    @property
+    def key_version(self) -> int: ...
+    @property
+    def master_key_id(self) -> str: ...
 
 
 _READ_COLUMNS = (
@@ -374,6 +430,43 @@ def _normalize_allowed(allowed_by_customer: Mapping[str, AbstractSet[str]]) -> d
             raise InputError(f"customer {address} appears twice with different allowed categories")
         allowed[address] = names_set
     return allowed
+
+
+_SEALED_COLUMNS = (
+    CustomerField.customer,
+    CustomerField.field,
+    CustomerField.category,
+    CustomerField.nonce,
+    CustomerField.ciphertext,
+    CustomerKey.wrapped_key,
+    CustomerKey.key_version,
+    CustomerKey.master_key_id,
+)
+_KEY_COLUMNS = (CustomerKey.customer, CustomerKey.wrapped_key, CustomerKey.key_version, CustomerKey.master_key_id)
+
+
+def _upsert_fields(session: Session) -> Any:
+    """INSERT of field rows that overwrites an existing (customer, field) in place (its created_at kept)."""
+    stmt = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(CustomerField)
+    keep = ("category", "nonce", "ciphertext", "updated_at")
+    return stmt.on_conflict_do_update(
+        index_elements=[CustomerField.customer, CustomerField.field], set_={name: stmt.excluded[name] for name in keep}
+    )
+
+
+def _lock_customers(session: Session, addresses: Sequence[str], now: datetime) -> list[tuple[str, datetime | None]]:
+    """(address, erased_at) of each of `addresses` (sorted), inserted when missing (ON CONFLICT DO NOTHING:
+    race-free on both backends) and locked in that order, so two batches never deadlock."""
+    stmt = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(Customer)
+    rows = [{"address": address, "created_at": now} for address in addresses]
+    session.execute(stmt.on_conflict_do_nothing(index_elements=[Customer.address]), rows)
+    query = (
+        select(Customer.address, Customer.erased_at)
+        .where(Customer.address.in_(addresses))
+        .order_by(Customer.address)
+        .with_for_update()
+    )
+    return [(str(address), erased_at) for address, erased_at in session.execute(query)]
 
 
 def _lock_customer(session: Session, address: str, now: datetime) -> Customer:
