@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent_ledger.addresses import checksum_address
@@ -34,6 +32,16 @@ from consent_ledger.vault.crypto import (
 )
 from consent_ledger.vault.errors import CryptoError, ErasedError, WrongMasterKeyError
 from consent_ledger.vault.models import FIELD_NAME_LENGTH, Customer, CustomerField, CustomerKey
+from consent_ledger.vault.queries import (
+    KEY_COLUMNS,
+    SEALED_COLUMNS,
+    FieldRow,
+    KeyRow,
+    lock_customer,
+    lock_customers,
+    read_fields,
+    upsert_fields,
+)
 
 MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded
 MAX_FIELDS_PER_CUSTOMER = 64
@@ -98,7 +106,7 @@ class Vault:
         addresses = sorted(checked)
         with self._sessions.begin() as session:
             now = self._clock()
-            for address, erased_at in _lock_customers(session, addresses, now):
+            for address, erased_at in lock_customers(session, addresses, now):
                 if erased_at is not None:
                     raise ErasedError(f"customer {address} was erased on {erased_at.isoformat()}: no new data")
             keys = self._data_keys(session, addresses, now)
@@ -127,13 +135,13 @@ class Vault:
                             "updated_at": now,
                         }
                     )
-            session.execute(_upsert_fields(session), rows)
+            session.execute(upsert_fields(session), rows)
 
     def get_fields(self, customer: str) -> dict[str, FieldValue]:
         """Every field of `customer`, decrypted; {} for an unknown or erased customer."""
         address = checksum_address(customer)
         with self._sessions() as session:
-            rows = _read(session, [address], None)
+            rows = read_fields(session, [address], None)
             return {f.field: FieldValue(f.category, value) for f, value in self._decrypt(rows)}
 
     def release(self, customer: str, allowed_category_names: AbstractSet[str]) -> dict[str, str]:
@@ -166,7 +174,7 @@ class Vault:
             return released
         categories = set().union(*(allowed[address] for address in wanted))
         with self._sessions() as session:
-            rows = [(f, k) for f, k in _read(session, wanted, categories) if f.category in allowed[f.customer]]
+            rows = [(f, k) for f, k in read_fields(session, wanted, categories) if f.category in allowed[f.customer]]
             for f, value in self._decrypt(rows):
                 released[f.customer][f.field] = FieldValue(f.category, value)
         return released
@@ -176,7 +184,7 @@ class Vault:
         encrypted and the wrapped data key: the candidates of an aggregate, in ONE query of only the needed
         columns (plain rows, no ORM objects). Decrypts nothing; `open_for_counting` opens one holder."""
         query = (
-            select(*_SEALED_COLUMNS)
+            select(*SEALED_COLUMNS)
             .join(CustomerKey, CustomerKey.customer == CustomerField.customer)
             .join(Customer, Customer.address == CustomerField.customer)
             .where(CustomerField.category.in_(sorted(categories)), Customer.erased_at.is_(None))
@@ -208,7 +216,7 @@ class Vault:
             row = session.get(Customer, address)
             if row is None:
                 raise NotFoundError(f"the vault holds no data for customer {address}")
-            decrypted = sorted(self._decrypt(_read(session, [address], None)), key=lambda item: item[0].field)
+            decrypted = sorted(self._decrypt(read_fields(session, [address], None)), key=lambda item: item[0].field)
             fields = [
                 {
                     "field": f.field,
@@ -240,7 +248,7 @@ class Vault:
         address = checksum_address(customer)
         with self._sessions.begin() as session:
             now = self._clock()
-            row = _lock_customer(session, address, now)
+            row = lock_customer(session, address, now)
             count = session.scalar(
                 select(func.count()).select_from(CustomerField).where(CustomerField.customer == address)
             )
@@ -313,7 +321,7 @@ class Vault:
     def _data_keys(self, session: Session, addresses: Sequence[str], now: datetime) -> dict[str, DataKey]:
         """Each customer's data key: unwrapped from its row, or made, wrapped and stored on first use."""
         keys: dict[str, DataKey] = {}
-        query = select(*_KEY_COLUMNS).where(CustomerKey.customer.in_(addresses))
+        query = select(*KEY_COLUMNS).where(CustomerKey.customer.in_(addresses))
         for key_row in session.execute(query):
             keys[key_row.customer] = self._unwrap(key_row)
         fresh: list[dict[str, Any]] = []
@@ -368,57 +376,6 @@ class SealedHolder:
     fields: list[tuple[str, str, bytes, bytes]]
 
 
-class FieldRow(Protocol):
-    customer: str
-    field: str
-    category: str
-    nonce: bytes
-    ciphertext: bytes
-    created_at: datetime
-    updated_at: datetime
-
-
-class KeyRow(Protocol):
-    @property
-    def customer(self) -> str: ...
-    @property
-    def wrapped_key(self) -> bytes: ...
-    @property
-    def key_version(self) -> int: ...
-    @property
-    def master_key_id(self) -> str: ...
-
-
-_READ_COLUMNS = (
-    CustomerField.customer,
-    CustomerField.field,
-    CustomerField.category,
-    CustomerField.nonce,
-    CustomerField.ciphertext,
-    CustomerField.created_at,
-    CustomerField.updated_at,
-    CustomerKey.wrapped_key,
-    CustomerKey.key_version,
-    CustomerKey.master_key_id,
-)
-
-
-def _read(
-    session: Session, addresses: Sequence[str], categories: AbstractSet[str] | None
-) -> list[tuple[FieldRow, KeyRow]]:
-    """Field rows of `addresses` (only `categories`, when given) with their keys: ONE query, plain rows
-    (no ORM objects: building those cost more than the decryption on the release path)."""
-    query = (
-        select(*_READ_COLUMNS)
-        .join(CustomerKey, CustomerKey.customer == CustomerField.customer)
-        .where(CustomerField.customer.in_(addresses))
-    )
-    if categories is not None:
-        query = query.where(CustomerField.category.in_(sorted(categories)))
-    rows: list[Any] = list(session.execute(query))
-    return [(row, row) for row in rows]
-
-
 def _normalize_allowed(allowed_by_customer: Mapping[str, AbstractSet[str]]) -> dict[str, frozenset[str]]:
     """Allowed categories keyed by checksummed address; `InputError` when two spellings disagree."""
     allowed: dict[str, frozenset[str]] = {}
@@ -430,54 +387,3 @@ def _normalize_allowed(allowed_by_customer: Mapping[str, AbstractSet[str]]) -> d
             raise InputError(f"customer {address} appears twice with different allowed categories")
         allowed[address] = names_set
     return allowed
-
-
-_SEALED_COLUMNS = (
-    CustomerField.customer,
-    CustomerField.field,
-    CustomerField.category,
-    CustomerField.nonce,
-    CustomerField.ciphertext,
-    CustomerKey.wrapped_key,
-    CustomerKey.key_version,
-    CustomerKey.master_key_id,
-)
-_KEY_COLUMNS = (CustomerKey.customer, CustomerKey.wrapped_key, CustomerKey.key_version, CustomerKey.master_key_id)
-
-
-def _upsert_fields(session: Session) -> Any:
-    """INSERT of field rows that overwrites an existing (customer, field) in place (its created_at kept)."""
-    stmt = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(CustomerField)
-    keep = ("category", "nonce", "ciphertext", "updated_at")
-    return stmt.on_conflict_do_update(
-        index_elements=[CustomerField.customer, CustomerField.field], set_={name: stmt.excluded[name] for name in keep}
-    )
-
-
-def _lock_customers(session: Session, addresses: Sequence[str], now: datetime) -> list[tuple[str, datetime | None]]:
-    """(address, erased_at) of each of `addresses` (sorted), inserted when missing (ON CONFLICT DO NOTHING:
-    race-free on both backends) and locked in that order, so two batches never deadlock."""
-    stmt = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(Customer)
-    rows = [{"address": address, "created_at": now} for address in addresses]
-    session.execute(stmt.on_conflict_do_nothing(index_elements=[Customer.address]), rows)
-    query = (
-        select(Customer.address, Customer.erased_at)
-        .where(Customer.address.in_(addresses))
-        .order_by(Customer.address)
-        .with_for_update()
-    )
-    return [(str(address), erased_at) for address, erased_at in session.execute(query)]
-
-
-def _lock_customer(session: Session, address: str, now: datetime) -> Customer:
-    """The customer's row, inserted if missing (ON CONFLICT DO NOTHING: race-free on both backends) and locked.
-
-    On PostgreSQL the row lock serialises concurrent writes and erasure of one customer until commit.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        sqlite_stmt = sqlite_insert(Customer).values(address=address, created_at=now)
-        session.execute(sqlite_stmt.on_conflict_do_nothing(index_elements=[Customer.address]))
-    else:
-        pg_stmt = pg_insert(Customer).values(address=address, created_at=now)
-        session.execute(pg_stmt.on_conflict_do_nothing(index_elements=[Customer.address]))
-    return session.execute(select(Customer).where(Customer.address == address).with_for_update()).scalar_one()
