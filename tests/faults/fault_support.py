@@ -153,6 +153,15 @@ class Replica:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def dies_within(self, seconds: float) -> bool:
+        """Whether the process is dead or dies within `seconds`: a request cut off by a SIGKILL sees the
+        socket close before the kernel reports the exit, so `alive` read at once can still say True."""
+        try:
+            self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
         _kill_group(self.process)

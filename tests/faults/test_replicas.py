@@ -69,10 +69,10 @@ class Reader(threading.Thread):
                         tokens[replica.name] = sign_in(client, replica.url, self.world.brand)
                     reply = release(client, replica.url, tokens[replica.name], asked)
                 except httpx.HTTPError as error:
-                    if replica.alive:
-                        self.failures.append(f"{replica.name}: {error}")
-                    else:  # killed under this request: it may have committed the receipts first
+                    if replica.dies_within(2.0):  # killed under this request: it may have committed the receipts
                         self.unanswered += len(asked)
+                    else:
+                        self.failures.append(f"{replica.name}: {error}")
                     continue
                 if reply.status_code == 200:
                     self.released += len(reply.json()["released"])
