@@ -14,16 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import BrowserWallet
+from e2e_support import BrowserWallet, Server, serve_app
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from api_support import api_settings
-from consent_ledger.api.app import create_app
-from consent_ledger.chain.devnet import free_port
-from consent_ledger.composition import AppContext
-from live_server import app_in_thread
 from waiting import UI_TIMEOUT_MS
 
 CHROMIUM = os.environ.get("CONSENT_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -50,33 +45,11 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@dataclass
-class Server:
-    url: str
-    context: AppContext
-
-    def add_brand(self, name: str = "Acme Outdoor") -> LocalAccount:
-        account: LocalAccount = Account.create()
-        self.context.brands.add(account.address, name)
-        return account
-
-
 @pytest.fixture
 def server(chain, tmp_path: Path) -> Iterator[Server]:
     """The real app on a free port, serving the web pages at `/`, with its background workers."""
-    port = free_port()
-    settings = api_settings(
-        chain,
-        f"sqlite:///{tmp_path / 'e2e.db'}",
-        tmp_path,
-        api_port=port,
-        siwe_domain=f"127.0.0.1:{port}",
-        relayer_interval=0.05,
-        anchor_every_leaves=1,
-    )
-    app = create_app(settings, run_relayer=True)
-    with app_in_thread(app, port):
-        yield Server(f"http://127.0.0.1:{port}", app.state.context)
+    with serve_app(chain, tmp_path) as served:
+        yield served
 
 
 @pytest.fixture

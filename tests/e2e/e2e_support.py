@@ -9,6 +9,8 @@ runs in a real browser.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,12 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Locator, Page, expect
 
+from api_support import api_settings
+from consent_ledger.api.app import create_app
+from consent_ledger.chain.devnet import free_port
 from consent_ledger.chain.rpc import RpcClient
+from consent_ledger.composition import AppContext
+from live_server import app_in_thread
 from waiting import BACKGROUND_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,3 +230,55 @@ def wait_for_submission(page: Page, previous: str, final: str = "confirmed") -> 
     progress = page.locator("#progress")
     expect(progress).not_to_have_attribute("data-id", previous, timeout=SLOW)
     expect(progress).to_have_attribute("data-status", final, timeout=SLOW)
+
+
+@dataclass
+class Server:
+    url: str
+    context: AppContext
+
+    def add_brand(self, name: str = "Acme Outdoor") -> LocalAccount:
+        account: LocalAccount = Account.create()
+        self.context.brands.add(account.address, name)
+        return account
+
+
+@contextmanager
+def serve_app(chain: Any, tmp_path: Path, **settings: Any) -> Iterator[Server]:
+    """The real app on a free port, serving the web pages at `/`, with its background workers; `settings`
+    override the e2e defaults (fast relaying, an anchor per leaf)."""
+    port = free_port()
+    options: dict[str, Any] = {"relayer_interval": 0.05, "anchor_every_leaves": 1, **settings}
+    app_settings = api_settings(
+        chain, f"sqlite:///{tmp_path / 'e2e.db'}", tmp_path, api_port=port, siwe_domain=f"127.0.0.1:{port}", **options
+    )
+    app = create_app(app_settings, run_relayer=True)
+    with app_in_thread(app, port):
+        yield Server(f"http://127.0.0.1:{port}", app.state.context)
+
+
+def shown(value: Any) -> str:
+    """A JSON value as the pages print it (JavaScript's String())."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def drawn_pixels(page: Page, chart: str) -> int:
+    """How many pixels of the chart `#<chart>`'s canvas are drawn (not transparent)."""
+    return int(
+        page.evaluate(
+            """(id) => {
+              const canvas = document.querySelector(`#${id} canvas`);
+              const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+              let n = 0;
+              for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
+              return n;
+            }""",
+            chart,
+        )
+    )

@@ -15,23 +15,17 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import shot, shot_part, sign_in, status
+from e2e_support import Server, drawn_pixels, serve_app, shot, shot_part, sign_in, status
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Page, expect
 
-from api_support import api_settings
-from consent_ledger.api.app import create_app
 from consent_ledger.audit.leaf import InsightLeaf, decode_any
-from consent_ledger.chain.devnet import free_port
-from consent_ledger.composition import AppContext
 from consent_ledger.insights.noise import accuracy
-from live_server import app_in_thread
 from waiting import BACKGROUND_TIMEOUT_MS, patient
 
 pytestmark = pytest.mark.e2e
@@ -55,36 +49,17 @@ AUDIENCE = [
 NOT_COUNTED = [("25-34", "hiking", "marketing.email"), ("25-34", "hiking", None)]  # another purpose; no grant
 
 
-@dataclass
-class Server:
-    url: str
-    context: AppContext
-
-    def add_brand(self, name: str) -> LocalAccount:
-        account: LocalAccount = Account.create()
-        self.context.brands.add(account.address, name)
-        return account
-
-
 @pytest.fixture
 def server(chain, tmp_path: Path) -> Iterator[Server]:
     """The app as in conftest, with a privacy budget these tests can spend and a small minimum group size."""
-    port = free_port()
-    settings = api_settings(
+    with serve_app(
         chain,
-        f"sqlite:///{tmp_path / 'e2e.db'}",
         tmp_path,
-        api_port=port,
-        siwe_domain=f"127.0.0.1:{port}",
-        relayer_interval=0.05,
-        anchor_every_leaves=1,
         insight_epsilon_per_query=EXACT,
         insight_epsilon_per_period=PER_PERIOD,
         insight_min_group_size=MIN_GROUP,
-    )
-    app = create_app(settings, run_relayer=True)
-    with app_in_thread(app, port):
-        yield Server(f"http://127.0.0.1:{port}", app.state.context)
+    ) as served:
+        yield served
 
 
 def _wait(predicate: Any, what: str, timeout: float = 60.0) -> None:
@@ -155,21 +130,6 @@ def _budget(server: Server, brand: LocalAccount) -> dict[str, Any]:
     return dict(server.context.insights.budget(brand.address))
 
 
-def _drawn_pixels(page: Page, chart: str) -> int:
-    return int(
-        page.evaluate(
-            """(id) => {
-              const canvas = document.querySelector(`#${id} canvas`);
-              const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-              let n = 0;
-              for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
-              return n;
-            }""",
-            chart,
-        )
-    )
-
-
 def _assert_drawn_as_answered(page: Page, answer: dict[str, Any]) -> None:
     """Every chart carries the answer's cells, lists each count or 'suppressed', and is drawn."""
     for n, histogram in enumerate(answer["histograms"]):
@@ -194,7 +154,7 @@ def _assert_drawn_as_answered(page: Page, answer: dict[str, Any]) -> None:
             shown = f"suppressed (below {MIN_GROUP})" if cell["suppressed"] else str(cell["count"])
             expect(table.nth(row).locator("td").nth(1)).to_have_text(shown)
         figure.locator("summary").click()
-        assert _drawn_pixels(page, f"insight-chart-{n}") > 500
+        assert drawn_pixels(page, f"insight-chart-{n}") > 500
 
 
 def test_the_answer_is_drawn_with_its_block_leaf_and_budget(server, open_page, wallet_for) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import shot, shot_part
+from e2e_support import drawn_pixels, shot, shot_part, shown
 from playwright.sync_api import Browser, Page, expect
 
 from consent_ledger.api.app import create_app
@@ -93,32 +93,6 @@ def value_at(figures: Any, path: str) -> Any:
     for part in path.split("."):
         figures = figures[int(part)] if isinstance(figures, list) else figures[part]
     return figures
-
-
-def shown(value: Any) -> str:
-    """A JSON value as the page prints it (JavaScript's String())."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def drawn_pixels(page: Page, chart: str) -> int:
-    return int(
-        page.evaluate(
-            """(id) => {
-              const canvas = document.querySelector(`#${id} canvas`);
-              const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-              let n = 0;
-              for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n += 1;
-              return n;
-            }""",
-            chart,
-        )
-    )
 
 
 DATE_TICK = re.compile(r"[A-Z][a-z]{2} \d{1,2}")  # "Nov 24" (the browser runs in en-US), never "12pm"
