@@ -25,7 +25,7 @@ from consent_ledger.webhooks.models import (
     OutboxEvent,
     WebhookEndpoint,
 )
-from consent_ledger.webhooks.outbox import ACKS, WebhookOutbox
+from consent_ledger.webhooks.outbox import ACKS, WebhookOutbox, new_delivery
 
 MAX_PAGE = 500
 MAX_REPLAY = 10_000
@@ -201,16 +201,7 @@ class DeliveryViews:
             exists = session.get(WebhookEndpoint, endpoint_id)
             if exists is None:
                 return 0
-            session.add(
-                OutboxDelivery(
-                    event_id=key,
-                    endpoint_id=endpoint_id,
-                    state=PENDING,
-                    attempts=0,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-            )
+            session.add(new_delivery(key, endpoint_id, now))
             session.flush()
             return 1
         session.execute(

@@ -131,7 +131,7 @@ class WebhookOutbox:
             )
             session.flush()
             for target in sorted(targets, key=lambda e: (e.created_at, e.id)):
-                session.add(_new_delivery(key, target.id, now))
+                session.add(new_delivery(key, target.id, now))
             made += 1
         session.flush()
         return made
@@ -292,7 +292,8 @@ class WebhookOutbox:
             self.endpoints.disable(session, endpoint_id, endpoint.version, reason, now)
 
 
-def _new_delivery(event_id: str, endpoint_id: str, now: datetime) -> OutboxDelivery:
+def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> OutboxDelivery:
+    """A delivery of the event to the endpoint, pending and due now, with no attempt yet."""
     return OutboxDelivery(
         event_id=event_id,
         endpoint_id=endpoint_id,
