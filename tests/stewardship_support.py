@@ -45,12 +45,7 @@ class History:
     def export_log(self, context: AppContext, path: Path) -> Path:
         """The access log as `consent-ledger audit export` writes it (everything anchored first)."""
         context.anchorer.anchor_now()
-        exported = context.access_log.export(
-            context.deployment.chain_id,
-            context.ledger.address,
-            context.anchorer.custodian,
-            context.deployment.deploy_block,
-        )
+        exported = context.audit.export()  # what `consent-ledger audit export` writes
         export_file.write(path, exported)
         return path
 

@@ -50,12 +50,7 @@ def _seeded_log(settings: Settings, chain: BenchChain, days: int, customers: int
         accounts = [demo_account(f"customer {n}") for n in range(customers)]
         seed_history(context, accounts, made.brands, days)
         context.anchorer.anchor_now()
-        exported = context.access_log.export(
-            context.deployment.chain_id,
-            context.ledger.address,
-            context.anchorer.custodian,
-            context.deployment.deploy_block,
-        )
+        exported = context.audit.export()  # what `consent-ledger audit export` writes
     finally:
         context.close()
     log = chain.root / "log.jsonl"
