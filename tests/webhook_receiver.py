@@ -1,6 +1,6 @@
 """A real HTTP receiver on loopback for webhook tests: every request is kept (path, headers, body, in
 order of arrival); what each path answers is set by the test (a status and body, a sequence of them, a
-hang until released, or a huge body)."""
+hang until released, a huge body, or a redirect)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class Receiver:
     answers: dict[str, list[Answer]] = field(default_factory=dict)
     hang: dict[str, threading.Event] = field(default_factory=dict)
     huge: dict[str, int] = field(default_factory=dict)  # path -> bytes to send in a 200 answer
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 307 answer
     sent: list[int] = field(default_factory=list)  # bytes written of each huge answer, when it ended
     finished: list[str] = field(default_factory=list)  # paths, in the order their answers ended
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,6 +79,11 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             try:
                 if size is not None:
                     self._huge(size)
+                elif self.path in receiver.redirects:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 else:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

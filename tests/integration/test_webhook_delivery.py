@@ -3,7 +3,8 @@ loopback: a revocation arrives signed (checked with the standardwebhooks verifie
 ed25519 check for v1a), its ack shows in the customer's notices and the stewardship page counts both
 steps; an expiry passing on the chain's clock makes consent.expired with no request; an erasure goes to
 the brands that received the data and no other; 500, 500, 500, 200 is one delivery after four logged
-attempts; a receiver that hangs or answers with 10 MB does not hold up another brand's delivery."""
+attempts; a redirect is a failed attempt, never followed; a receiver that hangs or answers with 10 MB does not
+hold up another brand's delivery."""
 
 from __future__ import annotations
 
@@ -172,6 +173,25 @@ def test_three_failures_then_success_is_one_delivery_after_four_attempts(api: Ap
     assert all(a.error for a in attempts[:3])
     assert attempts[3].error is None
     assert steps == ["delivered"]  # one delivered leaf, recorded with the success
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(api: Api, hooks: Receiver) -> None:
+    brand, brand_auth, customer, auth = with_a_grant(api)
+    _endpoint(api, brand_auth, hooks.url("/moved"), ["consent.revoked"])
+    hooks.redirects["/moved"] = hooks.url("/elsewhere")  # same host even: a 3xx is never followed
+    api.revoke(customer, auth, brand.address)
+    _index_and_deliver(api)
+    wait_for("the redirected attempt", lambda: len(hooks.at("/moved")) == 1)
+    with api.context.sessions() as session:
+        wait_for("its log row", lambda: session.scalar(select(OutboxAttempt.status_code)) is not None)
+        attempts = session.scalars(select(OutboxAttempt)).all()
+        state = session.scalar(select(OutboxDelivery.state))
+        steps = session.scalars(select(PropagationRecord.step)).all()
+    assert [(a.attempt, a.status_code) for a in attempts] == [(1, 307)]
+    assert attempts[0].error
+    assert state != DELIVERED
+    assert hooks.at("/elsewhere") == []
+    assert steps == []  # not told: no delivered leaf
 
 
 @pytest.mark.parametrize("misbehaviour", ["hangs", "sends 10 MB"])
