@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -126,9 +127,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
             say("verifying v1 signatures with the given secret")
         server.start()
         say(f"listening on {url} ; Ctrl-C to stop")
-        stop = threading.Event()
-        while not stop.wait(1.0):  # until Ctrl-C or SIGTERM
-            pass
+        while True:  # until Ctrl-C or SIGTERM (both raise KeyboardInterrupt here)
+            time.sleep(1.0)
     except KeyboardInterrupt:
         pass
     finally:
