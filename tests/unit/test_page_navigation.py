@@ -4,6 +4,7 @@ a page added to one menu and forgotten in another is a page a visitor cannot rea
 from __future__ import annotations
 
 from html.parser import HTMLParser
+
 import pytest
 
 from consent_ledger.api.app import WEB_DIR
