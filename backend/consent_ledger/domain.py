@@ -57,6 +57,23 @@ def categories_union(terms: Iterable[PurposeTerms]) -> int:
     return mask
 
 
+class HasTerms:
+    """What every holder of `terms` (a grant message, a grant's state, a Granted log) answers the same way."""
+
+    __slots__ = ()
+    terms: Terms
+
+    @property
+    def purposes(self) -> int:
+        """The purposes mask the terms name."""
+        return purposes_mask(self.terms)
+
+    @property
+    def categories(self) -> int:
+        """Every category the terms name, for any purpose."""
+        return categories_union(self.terms)
+
+
 def terms_allow(terms: Iterable[PurposeTerms], categories: int, purposes: int) -> bool:
     """The contract's rule, without time: at least one purpose asked for, every one of them in the
     terms, and each allowing every category asked for."""
@@ -103,7 +120,7 @@ def categories_for(terms: Iterable[PurposeTerms], purpose: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class GrantRequest:
+class GrantRequest(HasTerms):
     """The EIP-712 `Grant` message. Addresses are checksummed hex strings; times are unix seconds.
     `terms` lists each purpose once, ascending, with the categories allowed for it."""
 
@@ -114,16 +131,6 @@ class GrantRequest:
     notice_hash: bytes
     nonce: int
     deadline: int
-
-    @property
-    def purposes(self) -> int:
-        """The purposes mask the terms name."""
-        return purposes_mask(self.terms)
-
-    @property
-    def categories(self) -> int:
-        """Every category the terms name, for any purpose."""
-        return categories_union(self.terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,22 +144,13 @@ class RevokeRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class GrantState:
-    """What the contract holds for one (customer, brand) pair."""
+class GrantState(HasTerms):
+    """What the contract holds for one (customer, brand) pair (use `categories_for` to ask per purpose)."""
 
     terms: Terms
     expires_at: int
     granted_at: int
     nonce: int
-
-    @property
-    def purposes(self) -> int:
-        return purposes_mask(self.terms)
-
-    @property
-    def categories(self) -> int:
-        """Every category granted, for any purpose (use `categories_for` to ask per purpose)."""
-        return categories_union(self.terms)
 
     def categories_for(self, purpose: int) -> int:
         return categories_for(self.terms, purpose)

@@ -14,7 +14,7 @@ from typing import Any
 from eth_utils.crypto import keccak
 
 from consent_ledger.addresses import checksum
-from consent_ledger.domain import Terms, categories_union, purposes_mask, terms_from_wire
+from consent_ledger.domain import HasTerms, Terms, terms_from_wire
 from consent_ledger.errors import ChainError
 
 
@@ -61,7 +61,7 @@ class LogPosition:
 
 
 @dataclass(frozen=True, slots=True)
-class Granted:
+class Granted(HasTerms):
     """A grant, rebuilt from its `Granted` log (and, for several purposes, the
     `FurtherPurposesGranted` log right after it); `nonce` is the nonce the grant consumed."""
 
@@ -73,15 +73,6 @@ class Granted:
     notice_hash: str
     nonce: int
     granted_at: int
-
-    @property
-    def purposes(self) -> int:
-        return purposes_mask(self.terms)
-
-    @property
-    def categories(self) -> int:
-        """Every category granted, for any purpose."""
-        return categories_union(self.terms)
 
 
 @dataclass(frozen=True, slots=True)
