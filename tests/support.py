@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from consent_ledger.chain import eip712
 from consent_ledger.chain.ledger import Ledger
+from consent_ledger.db.base import utc_now
 from consent_ledger.domain import GrantRequest, RevokeRequest, Terms, uniform_terms
 
 DAY = 86_400
@@ -51,3 +54,16 @@ def malleate(signature: bytes) -> bytes:
     """The high-s twin of a valid signature: (r, n - s, v flipped). Recovers the same key."""
     r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
     return r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])  # 27 <-> 28
+
+
+class ManualClock:
+    """A clock the test moves by hand (`advance`), for code that takes `clock=` instead of reading the time."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or utc_now()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

@@ -16,21 +16,15 @@ from consent_ledger.apikeys.models import ApiKey
 from consent_ledger.apikeys.store import MAX_ACTIVE_KEYS
 from consent_ledger.db.engine import make_session_factory
 from consent_ledger.errors import ConflictError, InputError, NotFoundError
+from support import ManualClock
 
 BRAND = checksum_address("0x" + "ab" * 20)
 OTHER = checksum_address("0x" + "cd" * 20)
 YEAR = timedelta(days=365)
+START = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _store(engine: Engine, clock: Clock) -> ApiKeyStore:
+def _store(engine: Engine, clock: ManualClock) -> ApiKeyStore:
     return ApiKeyStore(make_session_factory(engine), clock=clock)
 
 
@@ -42,7 +36,7 @@ def _row(engine: Engine, key_id: str) -> ApiKey:
 
 
 def test_a_key_is_stored_as_a_hash_and_checked(engine: Engine) -> None:
-    clock = Clock()
+    clock = ManualClock(START)
     store = _store(engine, clock)
     made = store.create(BRAND.lower(), " CRM sync ", ["receipts:read", "permissions:read", "receipts:read"], YEAR)
     prefix, key_id, secret = made.key[:4], made.key[4:20], made.key[21:]
@@ -63,7 +57,7 @@ def test_a_key_is_stored_as_a_hash_and_checked(engine: Engine) -> None:
 
 
 def test_wrong_malformed_revoked_and_expired_keys_are_refused(engine: Engine) -> None:
-    clock = Clock()
+    clock = ManualClock(START)
     store = _store(engine, clock)
     made = store.create(BRAND, "server", [Permission.RECEIPTS_READ], timedelta(days=1))
     wrong_secret = made.key[:-1] + ("A" if made.key[-1] != "A" else "B")
@@ -85,7 +79,7 @@ def test_wrong_malformed_revoked_and_expired_keys_are_refused(engine: Engine) ->
 
 
 def test_only_its_brand_revokes_a_key(engine: Engine) -> None:
-    store = _store(engine, Clock())
+    store = _store(engine, ManualClock(START))
     made = store.create(BRAND, "server", ["releases:request"], YEAR)
     for brand, key_id in ((OTHER, made.record.id), (BRAND, "0" * 16), (BRAND, "not hex"), (BRAND, "")):
         with pytest.raises(NotFoundError):
@@ -96,7 +90,7 @@ def test_only_its_brand_revokes_a_key(engine: Engine) -> None:
 
 
 def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
-    clock = Clock()
+    clock = ManualClock(START)
     store = _store(engine, clock)
     made = store.create(BRAND, "server", ["receipts:read"], YEAR)
     assert _row(engine, made.record.id).last_used_at is None
@@ -127,14 +121,14 @@ def test_last_use_is_written_at_most_once_a_minute(engine: Engine) -> None:
 def test_bad_keys_are_refused_and_change_nothing(
     engine: Engine, name: str, permissions: list[str], lifetime: timedelta, error: type[Exception]
 ) -> None:
-    store = _store(engine, Clock())
+    store = _store(engine, ManualClock(START))
     with pytest.raises(error):
         store.create(BRAND, name, permissions, lifetime)
     assert store.of_brand(BRAND) == []
 
 
 def test_unrevoked_keys_per_brand_are_bounded(engine: Engine) -> None:
-    store = _store(engine, Clock())
+    store = _store(engine, ManualClock(START))
     made = [store.create(BRAND, f"k{i}", ["receipts:read"], YEAR) for i in range(MAX_ACTIVE_KEYS)]
     with pytest.raises(ConflictError):
         store.create(BRAND, "one more", ["receipts:read"], YEAR)

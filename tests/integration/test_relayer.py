@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -32,29 +31,18 @@ from consent_ledger.relayer.worker import RelayerWorker
 from consent_ledger.sender.durable import DurableSender
 from consent_ledger.sender.models import SentTransaction
 from consent_ledger.sender.refusals import NO_FUNDS
-from support import DAY, grant_request, new_account, sign_grant, sign_revoke
+from support import DAY, ManualClock, grant_request, new_account, sign_grant, sign_revoke
 
 pytestmark = pytest.mark.chain
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = utc_now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def outbox(engine: Engine, clock: Clock) -> Outbox:
+def outbox(engine: Engine, clock: ManualClock) -> Outbox:
     return Outbox(make_session_factory(engine), clock)
 
 
@@ -68,7 +56,7 @@ def no_automine(chain):
         chain.rpc.request("evm_setAutomine", [True])
 
 
-def _sender(engine: Engine, relayer: TxSender, clock: Clock, **options) -> DurableSender:
+def _sender(engine: Engine, relayer: TxSender, clock: ManualClock, **options) -> DurableSender:
     return DurableSender(relayer, make_session_factory(engine), "relay", clock=clock, **options)
 
 
@@ -132,7 +120,7 @@ def test_enqueue_is_idempotent_and_refuses_a_second_message_for_a_nonce(chain, l
 
 
 def test_worker_confirms_grants_and_revocations(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     brand = new_account().address
     customers, ids = _accept_grants(outbox, ledger, chain, brand, 7)
@@ -152,7 +140,7 @@ def test_worker_confirms_grants_and_revocations(
 
 
 def test_rejections_carry_the_contracts_reason(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     customer, brand = new_account(), new_account().address
     request = grant_request(customer.address, brand, chain.now(), deadline_in=30)
@@ -164,7 +152,7 @@ def test_rejections_carry_the_contracts_reason(
 
 
 def test_crash_after_sending_settles_exactly_once(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: Clock, engine: Engine
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: ManualClock, engine: Engine
 ) -> None:
     brand = new_account().address
     _customers, ids = _accept_grants(outbox, ledger, chain, brand, 4)
@@ -188,7 +176,7 @@ def test_crash_after_sending_settles_exactly_once(
 
 
 def test_stop_mid_batch_then_restart(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: Clock, engine: Engine
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: ManualClock, engine: Engine
 ) -> None:
     brand = new_account().address
     _, ids = _accept_grants(outbox, ledger, chain, brand, 6)
@@ -205,7 +193,7 @@ def test_stop_mid_batch_then_restart(
 
 
 def test_superseded_by_a_direct_revoke(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     customer, brand = new_account(), new_account().address
     request = grant_request(customer.address, brand, chain.now())
@@ -219,7 +207,7 @@ def test_superseded_by_a_direct_revoke(
 
 
 def test_chain_down_waits_with_a_reason_then_recovers(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: Clock, engine: Engine
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: ManualClock, engine: Engine
 ) -> None:
     brand = new_account().address
     _, ids = _accept_grants(outbox, ledger, chain, brand, 2)
@@ -237,7 +225,7 @@ def test_chain_down_waits_with_a_reason_then_recovers(
 
 
 def test_an_unfunded_relayer_waits_with_a_reason_and_completes_once_funded(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: Clock, engine: Engine
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, clock: ManualClock, engine: Engine
 ) -> None:
     brand = new_account().address
     _, ids = _accept_grants(outbox, ledger, chain, brand, 3)
@@ -288,7 +276,7 @@ def test_two_workers_on_one_database_never_race(
     assert len(nonces) == len(set(nonces))
 
 
-def test_claims_are_exclusive_until_they_lapse(chain, ledger: Ledger, outbox: Outbox, clock: Clock) -> None:
+def test_claims_are_exclusive_until_they_lapse(chain, ledger: Ledger, outbox: Outbox, clock: ManualClock) -> None:
     _, ids = _accept_grants(outbox, ledger, chain, new_account().address, 5)
     first = outbox.claim("a", 3)
     second = outbox.claim("b", 10)
@@ -300,7 +288,7 @@ def test_claims_are_exclusive_until_they_lapse(chain, ledger: Ledger, outbox: Ou
 
 
 def test_a_transition_that_expects_another_state_changes_nothing(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     _, (row,) = _accept_grants(outbox, ledger, chain, new_account().address, 1)
     _worker(outbox, ledger, _sender(engine, relayer, clock), chain).drain()
@@ -313,7 +301,7 @@ def test_a_transition_that_expects_another_state_changes_nothing(
 
 
 def test_a_pending_transaction_is_waited_for_and_sped_up_never_sent_twice(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock, no_automine
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock, no_automine
 ) -> None:
     brand = new_account().address
     _, ids = _accept_grants(outbox, ledger, chain, brand, 3)
@@ -343,7 +331,7 @@ def test_a_pending_transaction_is_waited_for_and_sped_up_never_sent_twice(
 
 
 def test_a_confirmation_the_chain_dropped_is_sent_again_under_its_own_nonce(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     customer, brand = new_account(), new_account().address
     snapshot = chain.rpc.request("evm_snapshot")
@@ -370,7 +358,7 @@ def test_a_confirmation_the_chain_dropped_is_sent_again_under_its_own_nonce(
 
 
 def test_doubtful_rejections_are_settled_again_from_the_chain(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     """Rows an older version got wrong: `rejected (invalid_nonce)` while their grant is on-chain (a
     duplicate send), and `rejected (gave up after 8 attempts)` for a transient cause."""
@@ -394,7 +382,7 @@ def test_doubtful_rejections_are_settled_again_from_the_chain(
 
 
 def test_a_doubtful_rejection_whose_nonce_was_signed_again_stays_settled(
-    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, outbox: Outbox, engine: Engine, clock: ManualClock
 ) -> None:
     customer, brand = new_account(), new_account().address
     old = grant_request(customer.address, brand, chain.now(), categories=0b1)

@@ -6,39 +6,26 @@ ones replaced under the same nonce, transactions whose block left the chain sent
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 
 from consent_ledger.chain.ledger import Ledger
 from consent_ledger.chain.tx import TxSender
-from consent_ledger.db.base import utc_now
 from consent_ledger.db.engine import make_session_factory
 from consent_ledger.sender.durable import DurableSender
 from consent_ledger.sender.models import SentTransaction
 from consent_ledger.sender.refusals import NO_FUNDS
-from support import new_account
+from support import ManualClock, new_account
 
 pytestmark = pytest.mark.chain
 
 ROOT = bytes.fromhex("ab" * 32)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = utc_now()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -50,7 +37,7 @@ def no_automine(chain):
         chain.rpc.request("evm_setAutomine", [True])
 
 
-def _sender(engine: Engine, signer: TxSender, clock: Clock, purpose: str = "anchor", **options) -> DurableSender:
+def _sender(engine: Engine, signer: TxSender, clock: ManualClock, purpose: str = "anchor", **options) -> DurableSender:
     return DurableSender(signer, make_session_factory(engine), purpose, clock=clock, **options)
 
 
@@ -64,7 +51,7 @@ def _rows(engine: Engine) -> list[SentTransaction]:
 
 
 def test_nonces_are_taken_once_and_follow_the_chain(
-    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: ManualClock
 ) -> None:
     start = relayer.chain_nonce()
     relay = _sender(engine, relayer, clock, "relay")
@@ -83,7 +70,7 @@ def test_nonces_are_taken_once_and_follow_the_chain(
 
 
 def test_a_transaction_the_node_lost_is_broadcast_again(
-    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: Clock, no_automine
+    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: ManualClock, no_automine
 ) -> None:
     sender = _sender(engine, relayer, clock)
     sent = _anchor(ledger, sender, 1)
@@ -100,7 +87,7 @@ def test_a_transaction_the_node_lost_is_broadcast_again(
 
 
 def test_a_stuck_transaction_is_replaced_under_its_own_nonce(
-    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: Clock, no_automine
+    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: ManualClock, no_automine
 ) -> None:
     sender = _sender(engine, relayer, clock, replace_after=20)
     sent = _anchor(ledger, sender, 1)
@@ -121,7 +108,7 @@ def test_a_stuck_transaction_is_replaced_under_its_own_nonce(
 
 
 def test_a_nonce_used_by_a_transaction_we_never_sent_drops_ours(
-    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: Clock, no_automine
+    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: ManualClock, no_automine
 ) -> None:
     sender = _sender(engine, relayer, clock)
     sent = _anchor(ledger, sender, 1)
@@ -136,7 +123,7 @@ def test_a_nonce_used_by_a_transaction_we_never_sent_drops_ours(
 
 
 def test_a_mined_transaction_whose_block_left_the_chain_goes_out_again(
-    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: ManualClock
 ) -> None:
     sender = _sender(engine, relayer, clock)
     snapshot = chain.rpc.request("evm_snapshot")
@@ -155,7 +142,7 @@ def test_a_mined_transaction_whose_block_left_the_chain_goes_out_again(
 
 
 def test_a_refused_broadcast_is_recorded_and_retried(
-    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: Clock
+    chain, ledger: Ledger, relayer: TxSender, engine: Engine, clock: ManualClock
 ) -> None:
     sender = _sender(engine, relayer, clock)
     chain.fund(relayer.address, 0)
@@ -171,7 +158,7 @@ def test_a_refused_broadcast_is_recorded_and_retried(
     assert landed.tx.error is None
 
 
-def test_unused_account_starts_at_the_chains_count(chain, ledger: Ledger, engine: Engine, clock: Clock) -> None:
+def test_unused_account_starts_at_the_chains_count(chain, ledger: Ledger, engine: Engine, clock: ManualClock) -> None:
     account = new_account()
     chain.fund(account.address, 10**19)
     sender = _sender(engine, ledger.sender(account.key), clock)
