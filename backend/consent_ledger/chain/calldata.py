@@ -46,15 +46,18 @@ def encode_are_allowed(queries: Sequence[Query]) -> str:
 
 
 def encode_are_allowed_for_brand(brand: str, rows: Sequence[tuple[str, int, int]]) -> str:
-    """The same calldata when every question names one brand (the API's case): the brand word is
-    built once. `rows` holds (customer, categories, purposes)."""
+    """The same calldata when every question names one brand (the API's case): the brand word, and the
+    words after it of each distinct (categories, purposes), are built once. `rows` holds (customer,
+    categories, purposes)."""
     brand_word = _address_word(brand)
+    tails: dict[tuple[int, int], str] = {}
     parts = ["0x", ARE_ALLOWED, _uint_word(32), _uint_word(len(rows))]
     for customer, categories, purposes in rows:
+        tail = tails.get((categories, purposes))
+        if tail is None:
+            tail = tails[categories, purposes] = brand_word + _uint_word(categories) + _uint_word(purposes)
         parts.append(_address_word(customer))
-        parts.append(brand_word)
-        parts.append(_uint_word(categories))
-        parts.append(_uint_word(purposes))
+        parts.append(tail)
     return "".join(parts)
 
 
