@@ -6,15 +6,19 @@ import base64
 import os
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from consent_ledger.errors import ConfigError, InputError
 from consent_ledger.vault.crypto import (
     KEY_BYTES,
     WRAPPED_KEY_BYTES,
     MasterKey,
+    SegmentOpener,
     decrypt_field,
     encrypt_field,
     new_data_key,
+    seal_segment,
     unwrap,
     wrap,
 )
@@ -167,3 +171,28 @@ def test_master_key_never_shows_its_bytes() -> None:
         assert base64.b64encode(raw).decode() not in shown
         assert key.key_id in shown
     assert MasterKey.generate().key_id != key.key_id
+
+
+def test_counting_segments_round_trip_bound_to_customer_category_and_master_key() -> None:
+    master = MasterKey.generate()
+    sealed = seal_segment(master, ALICE, "interests", b'["hiking"]')
+    assert b"hiking" not in sealed
+    assert seal_segment(master, ALICE, "interests", b'["hiking"]') != sealed  # a fresh nonce each time
+    opener = SegmentOpener(master, ["interests", "demographic.age_range"])
+    assert opener.open(ALICE, [sealed, None]) == [b'["hiking"]', None]
+    with pytest.raises(TamperedError, match=BOB):
+        opener.open(BOB, [sealed, None])  # moved to another customer
+    with pytest.raises(TamperedError, match="age_range"):
+        opener.open(ALICE, [None, sealed])  # relabelled to another category
+    with pytest.raises(TamperedError):
+        SegmentOpener(MasterKey.generate(), ["interests"]).open(ALICE, [sealed])
+    for bad in (flip(sealed, 0), flip(sealed, len(sealed) - 1), sealed[:27], b""):
+        with pytest.raises(TamperedError):
+            opener.open(ALICE, [bad, None])
+
+
+def test_the_counting_key_is_not_the_master_key() -> None:
+    raw = os.urandom(KEY_BYTES)
+    sealed = seal_segment(MasterKey(raw), ALICE, "interests", b"[]")
+    with pytest.raises(InvalidTag):  # the master key itself does not open it: a key of its own, derived
+        AESGCM(raw).decrypt(sealed[:12], sealed[12:], f"consent-ledger/count/v1|{ALICE}|interests".encode())
