@@ -23,12 +23,12 @@ COUNTED = list(COUNTED_CATEGORIES)
 
 def counted(vault: Vault, categories: Sequence[str] = COUNTED) -> dict[str, dict[str, list[str]]]:
     """{customer: {category: values}} as the aggregate path reads and opens them."""
-    rows = [row for chunk in vault.sealed_counts(categories, chunk=1) for row in chunk]
-    opened = vault.open_counts(rows, categories)
-    return {
-        row[0]: {category: list(values) for category, values in zip(categories, row_values, strict=True) if values}
-        for row, row_values in zip(rows, opened, strict=True)
-    }
+    found: dict[str, dict[str, list[str]]] = {}
+    for chunk in vault.sealed_counts(categories, chunk=1):
+        (row,) = chunk
+        tallies = vault.count_values([row], categories)
+        found[row[0]] = {c: list(v) for c, tally in zip(categories, tallies, strict=True) for v in tally}
+    return found
 
 
 def from_fields(vault: Vault, customer: str) -> dict[str, list[str]]:
@@ -133,4 +133,4 @@ def test_only_counted_categories_are_read_and_only_under_this_master_key(vault: 
     other = Vault(make_session_factory(engine), MasterKey.generate(), default_catalog())
     rows = [row for chunk in other.sealed_counts(["demographic.age_range"]) for row in chunk]
     with pytest.raises(WrongMasterKeyError, match="master key"):
-        list(other.open_counts(rows, ["demographic.age_range"]))
+        other.count_values(rows, ["demographic.age_range"])

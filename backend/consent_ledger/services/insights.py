@@ -15,8 +15,8 @@ returns nothing and charges nothing.
 from __future__ import annotations
 
 import uuid
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,14 +145,15 @@ class _Binner:
         matched = sorted({index[item] for value in values for item in _items(value) if item in index})
         return matched[: self._limit]
 
-    def add(self, values: Sequence[str]) -> None:
+    def add(self, values: Sequence[str], customers: int = 1) -> None:
+        """Count `customers` customers holding `values`."""
         key = tuple(values)
         bins = self._known.get(key)
         if bins is None:
             bins = self._known[key] = self._bins(key)
         counts = self.counts
         for n in bins:
-            counts[n] += 1
+            counts[n] += customers
 
 
 def bin_counts(values: Sequence[list[str]], spec: HistogramSpec) -> list[int]:
@@ -286,13 +287,16 @@ class InsightService:
                 histograms,
                 self.vault.sealed_counts(categories, CHECK_CHUNK),
                 lambda row: row[0],
-                lambda held: self.vault.open_counts(held, categories),
+                lambda held: self.vault.count_values(held, categories),
             )
 
-        def open_fields(held: list[SealedHolder]) -> Iterator[list[Sequence[str]]]:
+        def open_fields(held: list[SealedHolder]) -> list[Counter[tuple[str, ...]]]:
+            counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
             for holder in held:
                 values = self.vault.open_for_counting(holder)
-                yield [values.get(category, ()) for category in categories]
+                for tally, category in zip(counted, categories, strict=True):
+                    tally[tuple(values.get(category, ()))] += 1
+            return counted
 
         def chunks() -> Generator[list[SealedHolder]]:
             holders = self.vault.sealed_holders(set(categories))
@@ -307,12 +311,12 @@ class InsightService:
         histograms: Sequence[HistogramSpec],
         chunks: Generator[list[_H]],
         customer_of: Callable[[_H], str],
-        open_values: Callable[[list[_H]], Iterable[Sequence[Sequence[str]]]],
+        open_values: Callable[[list[_H]], list[Counter[tuple[str, ...]]]],
     ) -> list[int]:
         """Count the holders the vault reads in `chunks`: each chunk is handed to a worker thread that asks the
-        chain about it, while this thread reads the next and opens (`open_values`: each holder's values per
-        asked category) and counts the consenting holders of the chunks already answered; nobody else is
-        decrypted."""
+        chain about it, while this thread reads the next and opens (`open_values`: per asked category, how
+        many of the given holders hold each distinct list of values) and counts the consenting holders of
+        the chunks already answered; nobody else is decrypted."""
         binners = [_Binner(spec) for spec in histograms]
         counted = 0
         waiting: deque[tuple[list[_H], Future[CheckResult]]] = deque()
@@ -324,9 +328,9 @@ class InsightService:
                 raise UnavailableError(f"the chain gave {len(answers)} answers to {len(chunk)} questions")
             consenting = list(compress(chunk, answers))
             counted += len(consenting)
-            for values in open_values(consenting):
-                for binner, customer_values in zip(binners, values, strict=True):
-                    binner.add(customer_values)
+            for binner, tally in zip(binners, open_values(consenting), strict=True):
+                for values, customers in tally.items():
+                    binner.add(values, customers)
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insight-check") as pool:
             try:

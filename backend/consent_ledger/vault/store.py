@@ -11,7 +11,8 @@ tombstone that refuses later writes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
@@ -292,29 +293,28 @@ class Vault:
         with self._sessions() as session:
             yield from read_counts(session, categories, chunk)
 
-    def open_counts(self, holders: Iterable[CountRow], categories: Sequence[str]) -> Iterator[list[tuple[str, ...]]]:
-        """For each of `holders` (read by `sealed_counts(categories)`; the caller checked their consent), its
-        values in each of `categories` (() when it holds none), decrypted in memory only to be counted: only
-        those categories' segments are opened, never the others. `TamperedError` as on every read."""
+    def count_values(self, holders: Iterable[CountRow], categories: Sequence[str]) -> list[Counter[tuple[str, ...]]]:
+        """Per category of `categories`, how many of `holders` (read by `sealed_counts(categories)`; the caller
+        checked their consent) hold each distinct list of values in it (none: not counted), decrypted in
+        memory only to be counted: only those categories' segments are opened, never the others; each
+        distinct plaintext is parsed once. `TamperedError` as on every read."""
         opener = SegmentOpener(self._master, categories)
         master_id = self._master.key_id
-        decoded: dict[bytes, tuple[str, ...]] = {}  # profiles repeat: each distinct plaintext parsed once
+        opened: list[Counter[bytes]] = [Counter() for _ in categories]  # per category: plaintext -> customers
         for customer, key_master, *segments in holders:
             if key_master != master_id:
                 raise WrongMasterKeyError(
                     f"the counting record of {customer} was sealed under master key {key_master}, "
                     f"but the configured master key is {master_id}"
                 )
-            row: list[tuple[str, ...]] = []
-            for plain in opener.open(customer, segments):
-                if plain is None:
-                    row.append(())
-                    continue
-                values = decoded.get(plain)
-                if values is None:
-                    values = decoded[plain] = decode_values(plain)
-                row.append(values)
-            yield row
+            for tally, plain in zip(opened, opener.open(customer, segments), strict=True):
+                if plain is not None:
+                    tally[plain] += 1
+        counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
+        for values_count, plain_count in zip(counted, opened, strict=True):
+            for plain, times in plain_count.items():
+                values_count[decode_values(plain)] += times
+        return counted
 
     def open_for_counting(self, holder: SealedHolder) -> dict[str, list[str]]:
         """`{category: [values]}` of one holder whose consent the caller checked, decrypted in memory only to
