@@ -4,8 +4,8 @@
 before touching the database, so a refused call writes nothing. Reads decrypt in memory; `release_many` serves
 a whole batch of customers with one SQL query. Every write that touches a counted category rewrites the
 customer's counting record (vault/counting.py), which aggregates read instead of the field rows. Erasure
-deletes the customer's wrapped data key, fields and counting record (crypto-shredding) and leaves a
-tombstone that refuses later writes.
+deletes the customer's wrapped data key (crypto-shredding the fields) with the counting record kept in the
+same row, and the fields, and leaves a tombstone that refuses later writes.
 """
 
 from __future__ import annotations
@@ -286,8 +286,8 @@ class Vault:
         """The counting record of every customer, not erased, holding values in at least one of `categories`
         (all counted: see `counts_cover`), only those categories' columns, still sealed, with the master key
         that sealed them: the candidates of an aggregate, one small row each, in ONE query, `chunk` rows at a
-        time as they are read (the caller can ask the chain about a chunk while the next is read). Decrypts nothing;
-        `open_counts` opens them with the same `categories`."""
+        time as they are read (the caller can ask the chain about a chunk while the next is read). Decrypts
+        nothing; `count_values` opens them, with the same `categories`."""
         if not self.counts_cover(categories):
             raise InputError(f"not every one of {sorted(categories)} is a counted category")
         with self._sessions() as session:
