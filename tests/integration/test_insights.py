@@ -206,6 +206,23 @@ def test_a_failed_commit_releases_nothing_and_charges_nothing(api: Api, audience
     assert api.client.get("/v1/insights/budget", headers=brand_auth).json()["epsilon_spent"] == 0
 
 
+def test_a_vault_that_cannot_be_read_answers_nothing_and_charges_nothing(api: Api, audience) -> None:
+    """The counting records are read on the database driver's own cursor: its failure is still a 503."""
+    _, brand_auth, _ = audience
+    rename = "ALTER TABLE customer_keys RENAME COLUMN {} TO {}"
+    with api.context.engine.begin() as connection:
+        connection.execute(text(rename.format("interests", "interests_elsewhere")))
+    try:
+        failed = _ask(api, brand_auth, status=503)
+    finally:
+        with api.context.engine.begin() as connection:
+            connection.execute(text(rename.format("interests_elsewhere", "interests")))
+    assert "could not be read" in failed["detail"]
+    assert "total" not in failed
+    assert api.client.get("/v1/insights/budget", headers=brand_auth).json()["epsilon_spent"] == 0
+    assert _ask(api, brand_auth)["total"]["count"] == 3
+
+
 @pytest.mark.parametrize(
     "change",
     [
