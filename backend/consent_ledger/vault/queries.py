@@ -112,27 +112,34 @@ def read_counts(session: Session, categories: Sequence[str], chunk: int) -> Gene
 
 def missing_counts(session: Session, after: str, limit: int) -> list[str]:
     """Up to `limit` customers past `after` (in address order) holding fields in the counted categories but
-    no current counting record."""
-    query = (
+    no current counting record. Scans the key rows, not the fields: cheap when every record is built."""
+    counted_field = (
         select(CustomerField.customer)
-        .join(CustomerKey, CustomerKey.customer == CustomerField.customer)
+        .where(CustomerField.customer == CustomerKey.customer, CustomerField.category.in_(list(COUNTED_CATEGORIES)))
+        .exists()
+    )
+    query = (
+        select(CustomerKey.customer)
         .where(
-            CustomerField.customer > after,
-            CustomerField.category.in_(list(COUNTED_CATEGORIES)),
+            CustomerKey.customer > after,
             or_(CustomerKey.counts_version.is_(None), CustomerKey.counts_version != COUNTS_VERSION),
+            counted_field,
         )
-        .group_by(CustomerField.customer)
-        .order_by(CustomerField.customer)
+        .order_by(CustomerKey.customer)
         .limit(limit)
     )
     return [str(address) for address in session.scalars(query)]
 
 
 def forget_old_counts(session: Session) -> None:
-    """Clear the counting records of another `COUNTS_VERSION` (to be rebuilt, or gone if nothing is counted)."""
-    cleared = dict.fromkeys(("counts_version", *COUNTED_CATEGORIES.values()))
-    query = update(CustomerKey).where(CustomerKey.counts_version != COUNTS_VERSION).values(cleared)
-    session.execute(query, execution_options={"synchronize_session": False})
+    """Clear the counting records of another `COUNTS_VERSION` (to be rebuilt, or gone if nothing is counted);
+    writes nothing when there are none."""
+    old = CustomerKey.counts_version != COUNTS_VERSION
+    if session.scalar(select(select(CustomerKey.customer).where(old).exists())):
+        cleared = dict.fromkeys(("counts_version", *COUNTED_CATEGORIES.values()))
+        session.execute(
+            update(CustomerKey).where(old).values(cleared), execution_options={"synchronize_session": False}
+        )
 
 
 def write_counts(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
