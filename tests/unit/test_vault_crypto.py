@@ -22,7 +22,7 @@ from consent_ledger.vault.crypto import (
     unwrap,
     wrap,
 )
-from consent_ledger.vault.errors import TamperedError
+from consent_ledger.vault.errors import TamperedError, WrongMasterKeyError
 
 ALICE = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 BOB = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
@@ -179,16 +179,20 @@ def test_counting_segments_round_trip_bound_to_customer_category_and_master_key(
     assert b"hiking" not in sealed
     assert seal_segment(master, ALICE, "interests", b'["hiking"]') != sealed  # a fresh nonce each time
     opener = SegmentOpener(master, ["interests", "demographic.age_range"])
-    assert opener.open(ALICE, [sealed, None]) == [b'["hiking"]', None]
+    mine = master.key_id
+    assert opener.count([(ALICE, mine, sealed, None), (ALICE, mine, sealed, None)]) == [{b'["hiking"]': 2}, {}]
     with pytest.raises(TamperedError, match=BOB):
-        opener.open(BOB, [sealed, None])  # moved to another customer
+        opener.count([(BOB, mine, sealed, None)])  # moved to another customer
     with pytest.raises(TamperedError, match="age_range"):
-        opener.open(ALICE, [None, sealed])  # relabelled to another category
-    with pytest.raises(TamperedError):
-        SegmentOpener(MasterKey.generate(), ["interests"]).open(ALICE, [sealed])
+        opener.count([(ALICE, mine, None, sealed)])  # relabelled to another category
+    other = MasterKey.generate()
+    with pytest.raises(TamperedError):  # sealed under another key, though the row claims this one
+        SegmentOpener(other, ["interests"]).count([(ALICE, other.key_id, sealed)])
+    with pytest.raises(WrongMasterKeyError):
+        SegmentOpener(other, ["interests"]).count([(ALICE, mine, sealed)])
     for bad in (flip(sealed, 0), flip(sealed, len(sealed) - 1), sealed[:27], b""):
         with pytest.raises(TamperedError):
-            opener.open(ALICE, [bad, None])
+            opener.count([(ALICE, mine, bad, None)])
 
 
 def test_the_counting_key_is_not_the_master_key() -> None:

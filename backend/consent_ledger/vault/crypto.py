@@ -20,7 +20,8 @@ import binascii
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from consent_ledger.addresses import checksum_address
 from consent_ledger.errors import ConfigError, InputError
-from consent_ledger.vault.errors import TamperedError
+from consent_ledger.vault.errors import TamperedError, WrongMasterKeyError
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -145,34 +146,44 @@ def seal_segment(master: MasterKey, customer: str, category: str, plaintext: byt
 
 
 class SegmentOpener:
-    """Opens counting segments (`seal_segment`) in `categories` for one aggregate: one decryption per
-    segment under the counting key, nothing else per customer (the aggregate's hot loop)."""
+    """Opens counting segments (`seal_segment`) in `categories` for one aggregate and counts their
+    plaintexts: one decryption per segment under the counting key, nothing else per customer (the
+    aggregate's hot loop, hence one method for the whole batch)."""
 
-    __slots__ = ("_decrypt", "_suffixes")
+    __slots__ = ("_decrypt", "_key_id", "_suffixes")
 
     def __init__(self, master: MasterKey, categories: Sequence[str]) -> None:
         if any("|" in category for category in categories):
             raise InputError("category names cannot contain '|'")
         self._decrypt = master.count_aead().decrypt
+        self._key_id = master.key_id
         self._suffixes = [f"|{category}".encode() for category in categories]
 
-    def open(self, customer: str, sealed: Sequence[bytes | None]) -> list[bytes | None]:
-        """The plaintext of each of `sealed` (one per category, None: absent) of `customer` (as stored);
-        `TamperedError` if a segment was altered, moved to another customer or category, or sealed under
-        another master key."""
-        aad = _COUNT_AAD + customer.encode("ascii")
-        opened: list[bytes | None] = []
-        for suffix, segment in zip(self._suffixes, sealed, strict=True):
-            if segment is None:
-                opened.append(None)
-                continue
-            if len(segment) < NONCE_BYTES + TAG_BYTES:
-                raise TamperedError(_bad_segment(customer, suffix))
-            try:
-                opened.append(self._decrypt(segment[:NONCE_BYTES], segment[NONCE_BYTES:], aad + suffix))
-            except InvalidTag as error:
-                raise TamperedError(_bad_segment(customer, suffix)) from error
-        return opened
+    def count(self, rows: Iterable[tuple[str, str, *tuple[bytes | None, ...]]]) -> list[Counter[bytes]]:
+        """Per category, how many of `rows` (customer as stored, the id of the master key that sealed the
+        row, then one segment per category, None: absent) hold each plaintext. `WrongMasterKeyError` for a
+        row of another master key, `TamperedError` if a segment was altered, moved to another customer or
+        category, or sealed under another key."""
+        decrypt, key_id = self._decrypt, self._key_id
+        tallies: list[Counter[bytes]] = [Counter() for _ in self._suffixes]
+        columns = list(zip(tallies, self._suffixes, strict=True))
+        for customer, master_id, *segments in rows:
+            if master_id != key_id:
+                raise WrongMasterKeyError(
+                    f"the counting record of {customer} was sealed under master key {master_id}, "
+                    f"but the configured master key is {key_id}"
+                )
+            aad = _COUNT_AAD + customer.encode("ascii")
+            for (tally, suffix), segment in zip(columns, segments, strict=True):
+                if segment is None:
+                    continue
+                if len(segment) < NONCE_BYTES + TAG_BYTES:
+                    raise TamperedError(_bad_segment(customer, suffix))
+                try:
+                    tally[decrypt(segment[:NONCE_BYTES], segment[NONCE_BYTES:], aad + suffix)] += 1
+                except InvalidTag as error:
+                    raise TamperedError(_bad_segment(customer, suffix)) from error
+        return tallies
 
 
 def open_key(master: MasterKey, wrapped: bytes, address: str) -> DataKey:

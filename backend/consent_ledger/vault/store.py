@@ -298,20 +298,10 @@ class Vault:
         checked their consent) hold each distinct list of values in it (none: not counted), decrypted in
         memory only to be counted: only those categories' segments are opened, never the others; each
         distinct plaintext is parsed once. `TamperedError` as on every read."""
-        opener = SegmentOpener(self._master, categories)
-        master_id = self._master.key_id
-        opened: list[Counter[bytes]] = [Counter() for _ in categories]  # per category: plaintext -> customers
-        for customer, key_master, *segments in holders:
-            if key_master != master_id:
-                raise WrongMasterKeyError(
-                    f"the counting record of {customer} was sealed under master key {key_master}, "
-                    f"but the configured master key is {master_id}"
-                )
-            for tally, plain in zip(opened, opener.open(customer, segments), strict=True):
-                if plain is not None:
-                    tally[plain] += 1
         counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
-        for values_count, plain_count in zip(counted, opened, strict=True):
+        for values_count, plain_count in zip(
+            counted, SegmentOpener(self._master, categories).count(holders), strict=True
+        ):
             for plain, times in plain_count.items():
                 values_count[decode_values(plain)] += times
         return counted
