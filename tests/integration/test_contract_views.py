@@ -115,6 +115,9 @@ def test_batch_view_sizes_chunks_by_purposes_asked(chain, ledger: Ledger) -> Non
     everything = 2**64 - 1
     queries = [Query(customer.address, brand, 1 + i % 3, everything) for i in range(6_000)]
     assert ledger.are_allowed(queries) == [q.categories == 1 for q in queries]  # 0b11 only for odd purposes
+    # one brand, every question the same purposes (the insight query's case): the same cut, worked out once
+    rows = [(q.customer, q.categories, q.purposes) for q in queries]
+    assert ledger.are_allowed_for_brand(brand, rows) == [q.categories == 1 for q in queries]
 
 
 def test_eip1271_wallet_signs_grants(chain, ledger: Ledger, relayer: TxSender) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from api_support import Api, api_settings
@@ -205,6 +206,23 @@ def test_a_failed_commit_releases_nothing_and_charges_nothing(api: Api, audience
     assert api.client.get("/v1/insights/budget", headers=brand_auth).json()["epsilon_spent"] == 0
 
 
+def test_a_vault_that_cannot_be_read_answers_nothing_and_charges_nothing(api: Api, audience) -> None:
+    """The counting records are read on the database driver's own cursor: its failure is still a 503."""
+    _, brand_auth, _ = audience
+    rename = "ALTER TABLE customer_keys RENAME COLUMN {} TO {}"
+    with api.context.engine.begin() as connection:
+        connection.execute(text(rename.format("interests", "interests_elsewhere")))
+    try:
+        failed = _ask(api, brand_auth, status=503)
+    finally:
+        with api.context.engine.begin() as connection:
+            connection.execute(text(rename.format("interests_elsewhere", "interests")))
+    assert "could not be read" in failed["detail"]
+    assert "total" not in failed
+    assert api.client.get("/v1/insights/budget", headers=brand_auth).json()["epsilon_spent"] == 0
+    assert _ask(api, brand_auth)["total"]["count"] == 3
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -237,3 +255,46 @@ def test_the_api_docs_say_how_to_choose_epsilon(api: Api) -> None:
     assert "small groups" in described
     assert "privacy-budget-spent" in described
     assert "/v1/insights/budget" in spec["paths"]
+
+
+def test_a_category_outside_the_counting_records_is_counted_from_the_fields(api: Api) -> None:
+    """Age range and interests are read from the vault's counting records; any other category still
+    counts, from the field rows, under the same consent rule."""
+    brand, brand_auth = api.brand()
+    assert not api.context.vault.counts_cover(["loyalty"])
+    for tier, categories in [("gold", ["loyalty"]), ("gold", ["loyalty"]), ("silver", ["loyalty"]), ("gold", [])]:
+        customer, auth = api.customer()
+        fields = {"tier": {"category": "loyalty", "value": tier}}
+        assert api.client.put("/v1/me/data", json={"fields": fields}, headers=auth).status_code == 204
+        if categories:
+            api.grant(customer, auth, brand.address, categories, [PURPOSE])
+    api.relay()
+    body = {"purpose": PURPOSE, "epsilon": EXACT, "histograms": [{"category": "loyalty", "bins": ["gold", "silver"]}]}
+    result = _ask(api, brand_auth, body)
+    assert result["total"]["count"] == 3
+    assert _bins(result, "loyalty") == {"gold": 2, "silver": None}
+
+
+def test_data_stored_before_the_counting_records_counts_after_a_restart(
+    api: Api, audience, chain, db_url: str, tmp_path: Path
+) -> None:
+    """Migration 0017 leaves the counting records of earlier data empty; the next start-up builds them."""
+    _, brand_auth, _ = audience
+    with api.context.engine.begin() as connection:  # the rows as they were before migration 0017 filled them
+        connection.execute(text("UPDATE customer_keys SET counts_version = NULL, age_range = NULL, interests = NULL"))
+    assert _ask(api, brand_auth)["total"]["count"] is None  # nobody has a record: nobody is counted
+
+    settings = api_settings(
+        chain,
+        db_url,
+        tmp_path,
+        insight_epsilon_per_query=EXACT,
+        insight_epsilon_per_period=3 * EXACT + 0.5,
+        insight_min_group_size=2,
+    )
+    app = create_app(settings, run_relayer=False)
+    with TestClient(app) as client:
+        restarted = Api(client, app.state.context)
+        result = _ask(restarted, brand_auth)
+    assert result["total"]["count"] == 3
+    assert _bins(result, "interests") == {"hiking": 2, "climbing": None, "cooking": 2}

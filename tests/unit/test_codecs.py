@@ -132,6 +132,8 @@ def test_bool_array_decoding_equals_eth_abi() -> None:
         "0x",
         "0x" + encode(["bool[]"], [[True]]).hex(),  # wrong count for the 2 expected below
         "0x" + encode(["uint256[]"], [[2, 0]]).hex(),  # not bools
+        "0x" + encode(["uint256[]"], [[1, 257]]).hex(),  # not bools, though each word ends in 0 or 1
+        "0x" + encode(["bool[]"], [[True, False]]).hex()[:-2] + "zz",  # not hex
         "0x" + encode(["bool[]"], [[True, False]]).hex()[:-2],  # truncated
     ],
 )

@@ -6,19 +6,23 @@ import base64
 import os
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from consent_ledger.errors import ConfigError, InputError
 from consent_ledger.vault.crypto import (
     KEY_BYTES,
     WRAPPED_KEY_BYTES,
     MasterKey,
+    SegmentOpener,
     decrypt_field,
     encrypt_field,
     new_data_key,
+    seal_segment,
     unwrap,
     wrap,
 )
-from consent_ledger.vault.errors import TamperedError
+from consent_ledger.vault.errors import TamperedError, WrongMasterKeyError
 
 ALICE = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 BOB = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
@@ -167,3 +171,32 @@ def test_master_key_never_shows_its_bytes() -> None:
         assert base64.b64encode(raw).decode() not in shown
         assert key.key_id in shown
     assert MasterKey.generate().key_id != key.key_id
+
+
+def test_counting_segments_round_trip_bound_to_customer_category_and_master_key() -> None:
+    master = MasterKey.generate()
+    sealed = seal_segment(master, ALICE, "interests", b'["hiking"]')
+    assert b"hiking" not in sealed
+    assert seal_segment(master, ALICE, "interests", b'["hiking"]') != sealed  # a fresh nonce each time
+    opener = SegmentOpener(master, ["interests", "demographic.age_range"])
+    mine = master.key_id
+    assert opener.count([(ALICE, mine, sealed, None), (ALICE, mine, sealed, None)]) == [{b'["hiking"]': 2}, {}]
+    with pytest.raises(TamperedError, match=BOB):
+        opener.count([(BOB, mine, sealed, None)])  # moved to another customer
+    with pytest.raises(TamperedError, match="age_range"):
+        opener.count([(ALICE, mine, None, sealed)])  # relabelled to another category
+    other = MasterKey.generate()
+    with pytest.raises(TamperedError):  # sealed under another key, though the row claims this one
+        SegmentOpener(other, ["interests"]).count([(ALICE, other.key_id, sealed)])
+    with pytest.raises(WrongMasterKeyError):
+        SegmentOpener(other, ["interests"]).count([(ALICE, mine, sealed)])
+    for bad in (flip(sealed, 0), flip(sealed, len(sealed) - 1), sealed[:27], b""):
+        with pytest.raises(TamperedError):
+            opener.count([(ALICE, mine, bad, None)])
+
+
+def test_the_counting_key_is_not_the_master_key() -> None:
+    raw = os.urandom(KEY_BYTES)
+    sealed = seal_segment(MasterKey(raw), ALICE, "interests", b"[]")
+    with pytest.raises(InvalidTag):  # the master key itself does not open it: a key of its own, derived
+        AESGCM(raw).decrypt(sealed[:12], sealed[12:], f"consent-ledger/count/v1|{ALICE}|interests".encode())

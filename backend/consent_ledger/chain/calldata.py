@@ -46,15 +46,18 @@ def encode_are_allowed(queries: Sequence[Query]) -> str:
 
 
 def encode_are_allowed_for_brand(brand: str, rows: Sequence[tuple[str, int, int]]) -> str:
-    """The same calldata when every question names one brand (the API's case): the brand word is
-    built once. `rows` holds (customer, categories, purposes)."""
+    """The same calldata when every question names one brand (the API's case): the brand word, and the
+    words after it of each distinct (categories, purposes), are built once. `rows` holds (customer,
+    categories, purposes)."""
     brand_word = _address_word(brand)
+    tails: dict[tuple[int, int], str] = {}
     parts = ["0x", ARE_ALLOWED, _uint_word(32), _uint_word(len(rows))]
     for customer, categories, purposes in rows:
+        tail = tails.get((categories, purposes))
+        if tail is None:
+            tail = tails[categories, purposes] = brand_word + _uint_word(categories) + _uint_word(purposes)
         parts.append(_address_word(customer))
-        parts.append(brand_word)
-        parts.append(_uint_word(categories))
-        parts.append(_uint_word(purposes))
+        parts.append(tail)
     return "".join(parts)
 
 
@@ -66,17 +69,15 @@ def decode_bool_array(result: str, expected: int) -> list[bool]:
     count = int(body[64:128], 16)
     if count != expected or len(body) != 128 + 64 * count:
         raise ChainError(f"areAllowed answered {count} items for {expected} questions")
-    answers = []
-    for i in range(count):
-        word = body[128 + 64 * i : 192 + 64 * i]
-        if word == _TRUE:
-            answers.append(True)
-        elif word == _FALSE:
-            answers.append(False)
-        else:
-            raise ChainError(f"areAllowed answer {i} is not a bool: 0x{word}")
-    return answers
-
-
-_TRUE = "0" * 63 + "1"
-_FALSE = "0" * 64
+    try:
+        words = bytes.fromhex(body[128:])
+    except ValueError as error:
+        raise ChainError("areAllowed answered something that is not hex") from error
+    flags = words[31::32]  # each word's last byte; every other byte must be zero and each flag 0 or 1
+    if flags.count(0) + flags.count(1) != count or words.count(0) != len(words) - count + flags.count(0):
+        for i in range(count):
+            word = words[32 * i : 32 * i + 32]
+            if word[:31].count(0) != 31 or word[31] > 1:
+                raise ChainError(f"areAllowed answer {i} is not a bool: 0x{word.hex()}")
+        raise ChainError("areAllowed answered words that are not bools")
+    return [flag == 1 for flag in flags]

@@ -92,18 +92,28 @@ class Ledger:
         return bool(self._call("isAllowed", [customer, brand, categories, purposes], block)[0])
 
     def _batch_view(
-        self, count: int, encode: Callable[[int, int], str], purposes: Callable[[int], int], block: BlockRef
+        self,
+        count: int,
+        encode: Callable[[int, int], str],
+        purposes: Callable[[int], int],
+        block: BlockRef,
+        uniform: int | None = None,
     ) -> list[bool]:
         """`areAllowed` over `count` questions in chunks that stay within the node's call gas cap;
         `encode(start, stop)` builds the calldata of questions[start:stop], `purposes(i)` is question
-        i's purposes mask (each purpose beyond the first may cost the contract one more slot read)."""
+        i's purposes mask (each purpose beyond the first may cost the contract one more slot read);
+        `uniform`, when given, is every question's purposes mask (then `purposes` is not called)."""
         answers: list[bool] = []
         start = 0
         while start < count:
             # a chunk holds at most BATCH_VIEW_CHUNK one-purpose questions' worth of gas
             stop, budget = start, GAS_PER_QUERY * BATCH_VIEW_CHUNK
-            while stop < count and stop - start < BATCH_VIEW_CHUNK:
-                cost = GAS_PER_QUERY + GAS_PER_EXTRA_PURPOSE * max(purposes(stop).bit_count() - 1, 0)
+            if uniform is not None:  # every question costs the same: as many as the budget holds, at least one
+                cost = _cost(uniform)
+                stop = min(count, start + max(1, min(BATCH_VIEW_CHUNK, budget // cost)))
+                budget -= cost * (stop - start)
+            while uniform is None and stop < count and stop - start < BATCH_VIEW_CHUNK:
+                cost = _cost(purposes(stop))
                 if stop > start and cost > budget:
                     break
                 budget -= cost
@@ -124,11 +134,13 @@ class Ledger:
         self, brand: str, rows: Sequence[tuple[str, int, int]], block: BlockRef = "latest"
     ) -> list[bool]:
         """`are_allowed` for one brand; `rows` holds (customer, categories, purposes)."""
+        masks = {row[2] for row in rows}
         return self._batch_view(
             len(rows),
             lambda a, b: calldata.encode_are_allowed_for_brand(brand, rows[a:b]),
             lambda i: rows[i][2],
             block,
+            uniform=masks.pop() if len(masks) == 1 else None,
         )
 
     def grant_digest(self, request: GrantRequest) -> bytes:
@@ -208,3 +220,8 @@ class Ledger:
 
     def anchor(self, sender: TxSender, root: bytes, size: int) -> TxResult:
         return self._transact(sender, "anchor", [root, size])
+
+
+def _cost(purposes: int) -> int:
+    """The gas budgeted for one question asking about `purposes`."""
+    return GAS_PER_QUERY + GAS_PER_EXTRA_PURPOSE * max(purposes.bit_count() - 1, 0)

@@ -15,11 +15,13 @@ returns nothing and charges nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from itertools import compress
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,13 +34,27 @@ from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError, UnavailableError
 from consent_ledger.insights.budget import MICRO, BudgetSpentError, Period, charge, spent, to_micro
 from consent_ledger.insights.noise import accuracy, laplace_counts
-from consent_ledger.services.gatekeeper import BlockPin, Gatekeeper
+from consent_ledger.services.gatekeeper import BlockPin, CheckResult, Gatekeeper
 from consent_ledger.vault import Vault
+from consent_ledger.vault.store import SealedHolder
 
 MAX_HISTOGRAMS = 8
 MAX_BINS = 50
 MAX_BIN_CHARS = 64
 CHECK_CHUNK = 5_000  # holders per batch-view question set: decrypting one overlaps asking the next
+
+
+_H = TypeVar("_H")  # one sealed holder, as the vault reads it
+
+
+@dataclass(frozen=True, slots=True)
+class _Asking:
+    """What the chain is asked about each holder: at `pin`, for `brand`, these category and purpose bits."""
+
+    pin: BlockPin
+    brand: str
+    categories: int
+    purposes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +145,15 @@ class _Binner:
         matched = sorted({index[item] for value in values for item in _items(value) if item in index})
         return matched[: self._limit]
 
-    def add(self, values: Sequence[str]) -> None:
+    def add(self, values: Sequence[str], customers: int = 1) -> None:
+        """Count `customers` customers holding `values`."""
         key = tuple(values)
         bins = self._known.get(key)
         if bins is None:
             bins = self._known[key] = self._bins(key)
         counts = self.counts
         for n in bins:
-            counts[n] += 1
+            counts[n] += customers
 
 
 def bin_counts(values: Sequence[list[str]], spec: HistogramSpec) -> list[int]:
@@ -259,35 +276,88 @@ class InsightService:
         self, pin: BlockPin, brand: str, histograms: Sequence[HistogramSpec], category_mask: int, purpose_mask: int
     ) -> list[int]:
         """[consenting customers, then each histogram's bins], over the holders whose grant at `pin` covers
-        every asked category for the purpose. The chain is asked in chunks from a worker thread while this
-        one decrypts the consenting holders of the chunks already answered; nobody else is decrypted."""
-        try:
-            holders = self.vault.sealed_holders({h.category for h in histograms})
-        except SQLAlchemyError as error:
-            raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
-        binners = [(spec.category, _Binner(spec)) for spec in histograms]
+        every asked category for the purpose. Counted categories are read from the vault's counting
+        records (one row per customer, only the asked categories' segments opened), any other from the
+        field rows."""
+        categories = [h.category for h in histograms]
+        ask = _Asking(pin, brand, category_mask, purpose_mask)
+        if self.vault.counts_cover(categories):
+            return self._tally(
+                ask,
+                histograms,
+                self.vault.sealed_counts(categories, CHECK_CHUNK),
+                lambda row: row[0],
+                lambda held: self.vault.count_values(held, categories),
+            )
+
+        def open_fields(held: list[SealedHolder]) -> list[Counter[tuple[str, ...]]]:
+            counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
+            for holder in held:
+                values = self.vault.open_for_counting(holder)
+                for tally, category in zip(counted, categories, strict=True):
+                    tally[tuple(values.get(category, ()))] += 1
+            return counted
+
+        def chunks() -> Generator[list[SealedHolder]]:
+            holders = self.vault.sealed_holders(set(categories))
+            for start in range(0, len(holders), CHECK_CHUNK):
+                yield holders[start : start + CHECK_CHUNK]
+
+        return self._tally(ask, histograms, chunks(), lambda holder: holder.customer, open_fields)
+
+    def _tally(
+        self,
+        ask: _Asking,
+        histograms: Sequence[HistogramSpec],
+        chunks: Generator[list[_H]],
+        customer_of: Callable[[_H], str],
+        open_values: Callable[[list[_H]], list[Counter[tuple[str, ...]]]],
+    ) -> list[int]:
+        """Count the holders the vault reads in `chunks`: each chunk is handed to a worker thread that asks the
+        chain about it, while this thread reads the next and opens (`open_values`: per asked category, how
+        many of the given holders hold each distinct list of values) and counts the consenting holders of
+        the chunks already answered; nobody else is decrypted."""
+        binners = [_Binner(spec) for spec in histograms]
         counted = 0
-        chunks = [holders[start : start + CHECK_CHUNK] for start in range(0, len(holders), CHECK_CHUNK)]
+        waiting: deque[tuple[list[_H], Future[CheckResult]]] = deque()
+
+        def count(chunk: list[_H], answer: Future[CheckResult]) -> None:
+            nonlocal counted
+            answers = answer.result().answers
+            if len(answers) != len(chunk):
+                raise UnavailableError(f"the chain gave {len(answers)} answers to {len(chunk)} questions")
+            consenting = list(compress(chunk, answers))
+            counted += len(consenting)
+            for binner, tally in zip(binners, open_values(consenting), strict=True):
+                for values, customers in tally.items():
+                    binner.add(values, customers)
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="insight-check") as pool:
-            asked = [
-                pool.submit(
-                    self.gatekeeper.check_at, pin, brand, [(h.customer, category_mask, purpose_mask) for h in chunk]
-                )
-                for chunk in chunks
-            ]
             try:
-                for chunk, answer in zip(chunks, asked, strict=True):
-                    for holder, ok in zip(chunk, answer.result().answers, strict=True):
-                        if not ok:
-                            continue
-                        counted += 1
-                        values = self.vault.open_for_counting(holder)
-                        for category, binner in binners:
-                            binner.add(values.get(category, ()))
+                for chunk in self._read(chunks):
+                    questions = [(customer_of(h), ask.categories, ask.purposes) for h in chunk]
+                    waiting.append((chunk, pool.submit(self.gatekeeper.check_at, ask.pin, ask.brand, questions)))
+                    while waiting and waiting[0][1].done():
+                        count(*waiting.popleft())
+                while waiting:
+                    count(*waiting.popleft())
             finally:
-                for future in asked:
-                    future.cancel()  # after a failure, ask the chain nothing more
-        return [counted] + [n for _, binner in binners for n in binner.counts]
+                chunks.close()  # after a failure, read nothing more
+                for _, future in waiting:
+                    future.cancel()  # and ask the chain nothing more
+        return [counted] + [n for binner in binners for n in binner.counts]
+
+    @staticmethod
+    def _read(chunks: Generator[list[_H]]) -> Iterator[list[_H]]:
+        """`chunks`, a failure to read the vault an `UnavailableError`."""
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except SQLAlchemyError as error:
+                raise UnavailableError(f"the vault could not be read: {type(error).__name__}") from error
+            if chunk is None:
+                return
+            yield chunk
 
     def _commit(self, brand: str, period: Period, epsilon_micro: int, leaf: InsightLeaf) -> tuple[int, int]:
         """Charge the budget and append the leaf in one transaction: (epsilon left, leaf index)."""

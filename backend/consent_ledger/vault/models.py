@@ -1,8 +1,10 @@
-"""The vault's tables: customers, one wrapped data key per customer, and encrypted fields.
+"""The vault's tables: customers, one wrapped data key per customer (with the customer's counting record:
+the values of the counted categories again, sealed per category, for aggregates), and encrypted fields.
 
-Erasure (GDPR art. 17) deletes the customer's `customer_keys` row and every `customer_fields` row, and stamps
-`customers.erased_at`; the customer row stays as a tombstone so later writes for that address are refused.
-Deleting the wrapped key is crypto-shredding: copies of ciphertext left in backups can no longer be decrypted.
+Erasure (GDPR art. 17) deletes the customer's `customer_keys` row (counting record included) and every
+`customer_fields` row, and stamps `customers.erased_at`; the customer row stays as a tombstone so later
+writes for that address are refused. Deleting the wrapped key is crypto-shredding: copies of ciphertext
+(fields and counting records) left in backups can no longer be decrypted.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ class Customer(Base):
 
 
 class CustomerKey(Base):
-    """The customer's data key, wrapped (AES-256-GCM) by the master key. Deleted on erasure."""
+    """The customer's data key, wrapped (AES-256-GCM) by the master key, and the counting record sealed under
+    it (vault/counting.py): one column per counted category, NULL or that category's values, read by the
+    aggregate path in one row per customer; `counts_version` is `counting.COUNTS_VERSION` once built (NULL
+    before). Rewritten with every write that touches those categories. Deleted, record and all, on erasure."""
 
     __tablename__ = "customer_keys"
 
@@ -42,6 +47,11 @@ class CustomerKey(Base):
     key_version: Mapped[int] = mapped_column(Integer())
     master_key_id: Mapped[str] = mapped_column(String(MASTER_KEY_ID_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    counts_version: Mapped[int | None] = mapped_column(Integer(), default=None)
+    age_range: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    gender: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    interests: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
+    location_coarse: Mapped[bytes | None] = mapped_column(LargeBinary(), default=None)
 
 
 class CustomerField(Base):

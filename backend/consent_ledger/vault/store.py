@@ -2,14 +2,17 @@
 
 `Vault` is the one entry point. Writes validate everything (address, field names, catalog categories, sizes)
 before touching the database, so a refused call writes nothing. Reads decrypt in memory; `release_many` serves
-a whole batch of customers with one SQL query. Erasure deletes the customer's wrapped data key and fields
-(crypto-shredding) and leaves a tombstone that refuses later writes.
+a whole batch of customers with one SQL query. Every write that touches a counted category rewrites the
+customer's counting record (vault/counting.py), which aggregates read instead of the field rows. Erasure
+deletes the customer's wrapped data key (crypto-shredding the fields) with the counting record kept in the
+same row, and the fields, and leaves a tombstone that refuses later writes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +25,12 @@ from consent_ledger.addresses import checksum_address
 from consent_ledger.catalog import Catalog
 from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError, NotFoundError
+from consent_ledger.vault.counting import COUNTED_CATEGORIES, COUNTS_VERSION, decode_values, is_counted, seal_record
 from consent_ledger.vault.crypto import (
     KEY_VERSION,
     DataKey,
     MasterKey,
+    SegmentOpener,
     new_data_key,
     open_key,
     wrap,
@@ -35,18 +40,24 @@ from consent_ledger.vault.models import FIELD_NAME_LENGTH, Customer, CustomerFie
 from consent_ledger.vault.queries import (
     KEY_COLUMNS,
     SEALED_COLUMNS,
+    CountRow,
     FieldRow,
     KeyRow,
+    forget_old_counts,
     lock_customer,
     lock_customers,
+    missing_counts,
+    read_counts,
     read_fields,
     upsert_fields,
+    write_counts,
 )
 
 MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded
 MAX_FIELDS_PER_CUSTOMER = 64
 MAX_RELEASE_BATCH = 1000  # customers per release_many call
 MAX_PUT_BATCH = 1000  # customers per put_many call
+COUNT_CHUNK = 5_000  # counting records per chunk read by sealed_counts
 EXPORT_FORMAT = "consent-ledger/vault-export/1"
 _FIELD_NAME = re.compile(rf"[a-z][a-z0-9_.-]{{0,{FIELD_NAME_LENGTH - 1}}}")
 
@@ -110,13 +121,15 @@ class Vault:
                 if erased_at is not None:
                     raise ErasedError(f"customer {address} was erased on {erased_at.isoformat()}: no new data")
             keys = self._data_keys(session, addresses, now)
-            held: dict[str, set[str]] = {address: set() for address in addresses}
-            names = select(CustomerField.customer, CustomerField.field).where(CustomerField.customer.in_(addresses))
-            for address, name in session.execute(names):
-                held[address].add(name)
+            held: dict[str, dict[str, str]] = {address: {} for address in addresses}  # field -> category
+            names = select(CustomerField.customer, CustomerField.field, CustomerField.category).where(
+                CustomerField.customer.in_(addresses)
+            )
+            for address, name, category in session.execute(names):
+                held[address][name] = category
             rows: list[dict[str, Any]] = []
             for address in addresses:
-                total = len(held[address] | checked[address].keys())
+                total = len(held[address].keys() | checked[address].keys())
                 if total > MAX_FIELDS_PER_CUSTOMER:
                     raise InputError(
                         f"customer {address} would hold {total} fields; the limit is {MAX_FIELDS_PER_CUSTOMER}"
@@ -136,6 +149,72 @@ class Vault:
                         }
                     )
             session.execute(upsert_fields(session), rows)
+            self._write_counts(session, keys, checked, held, now)
+
+    def _write_counts(
+        self,
+        session: Session,
+        keys: Mapping[str, DataKey],
+        written: Mapping[str, Mapping[str, tuple[str, str]]],
+        held: Mapping[str, Mapping[str, str]],
+        now: datetime,
+    ) -> None:
+        """Rewrite the counting record of each customer whose counted values this write changed (a field
+        written in a counted category, or moved out of one), from all their fields as they now are: the
+        written values, and the stored ones this write kept (read back and decrypted in memory)."""
+        touched = [
+            address
+            for address, fields in written.items()
+            if any(
+                is_counted(category) or is_counted(held[address].get(name, ""))
+                for name, (category, _) in fields.items()
+            )
+        ]
+        values: dict[str, dict[str, dict[str, str]]] = {address: {} for address in touched}  # category -> field
+        for address in touched:
+            for name, (category, value) in written[address].items():
+                if is_counted(category):
+                    values[address].setdefault(category, {})[name] = value
+        kept = [a for a in touched if any(is_counted(c) and n not in written[a] for n, c in held[a].items())]
+        if kept:
+            for f, _ in read_fields(session, kept, COUNTED_CATEGORIES.keys()):
+                if f.field not in written[f.customer]:
+                    plain = keys[f.customer].decrypt(f.field, f.nonce, f.ciphertext, category=f.category)
+                    values[f.customer].setdefault(f.category, {})[f.field] = plain
+        records: list[dict[str, Any]] = []
+        for address in touched:
+            by_category = {c: [fields[n] for n in sorted(fields)] for c, fields in values[address].items()}
+            sealed = seal_record(self._master, address, by_category)
+            records.append({"customer": address, "counts_version": COUNTS_VERSION, **sealed})
+        if records:
+            write_counts(session, records)
+
+    def rebuild_counts(self, batch: int = MAX_PUT_BATCH) -> int:
+        """Build the counting record of every customer holding counted fields without a current one (stored
+        before migration 0017_vault_counts, or under an older `COUNTS_VERSION`, whose records go first), from
+        their fields decrypted in memory, `batch` customers a transaction. Returns how many were built; 0 once
+        every record exists (the start-up check is then one query). `TamperedError` as on every read."""
+        with self._sessions.begin() as session:
+            forget_old_counts(session)
+        built, after = 0, ""
+        while True:
+            with self._sessions.begin() as session:
+                missing = missing_counts(session, after, batch)
+                if not missing:
+                    return built
+                after = missing[-1]
+                now = self._clock()
+                live = [address for address, erased_at in lock_customers(session, missing, now) if erased_at is None]
+                keys: dict[str, DataKey] = {}
+                written: dict[str, dict[str, tuple[str, str]]] = {address: {} for address in live}
+                for f, key_row in read_fields(session, live, COUNTED_CATEGORIES.keys()):
+                    key = keys.get(f.customer)
+                    if key is None:
+                        key = keys[f.customer] = self._unwrap(key_row)
+                    plain = key.decrypt(f.field, f.nonce, f.ciphertext, category=f.category)
+                    written[f.customer][f.field] = (f.category, plain)
+                self._write_counts(session, keys, written, {address: {} for address in live}, now)
+                built += len(live)
 
     def get_fields(self, customer: str) -> dict[str, FieldValue]:
         """Every field of `customer`, decrypted; {} for an unknown or erased customer."""
@@ -199,6 +278,34 @@ class Vault:
                 holder.fields.append((field, category, nonce, ciphertext))
         return list(holders.values())
 
+    def counts_cover(self, categories: Iterable[str]) -> bool:
+        """True when every one of `categories` is kept in the counting records (`sealed_counts` can answer)."""
+        return all(is_counted(category) for category in categories)
+
+    def sealed_counts(self, categories: Sequence[str], chunk: int = COUNT_CHUNK) -> Generator[list[CountRow]]:
+        """The counting record of every customer, not erased, holding values in at least one of `categories`
+        (all counted: see `counts_cover`), only those categories' columns, still sealed, with the master key
+        that sealed them: the candidates of an aggregate, one small row each, in ONE query, `chunk` rows at a
+        time as they are read (the caller can ask the chain about a chunk while the next is read). Decrypts
+        nothing; `count_values` opens them, with the same `categories`."""
+        if not self.counts_cover(categories):
+            raise InputError(f"not every one of {sorted(categories)} is a counted category")
+        with self._sessions() as session:
+            yield from read_counts(session, categories, chunk)
+
+    def count_values(self, holders: Iterable[CountRow], categories: Sequence[str]) -> list[Counter[tuple[str, ...]]]:
+        """Per category of `categories`, how many of `holders` (read by `sealed_counts(categories)`; the caller
+        checked their consent) hold each distinct list of values in it (none: not counted), decrypted in
+        memory only to be counted: only those categories' segments are opened, never the others; each
+        distinct plaintext is parsed once. `TamperedError` as on every read."""
+        counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
+        for values_count, plain_count in zip(
+            counted, SegmentOpener(self._master, categories).count(holders), strict=True
+        ):
+            for plain, times in plain_count.items():
+                values_count[decode_values(plain)] += times
+        return counted
+
     def open_for_counting(self, holder: SealedHolder) -> dict[str, list[str]]:
         """`{category: [values]}` of one holder whose consent the caller checked, decrypted in memory only to
         be counted (the aggregate path: never returned to a brand). `TamperedError` as on every read."""
@@ -239,7 +346,8 @@ class Vault:
             }
 
     def erase(self, customer: str) -> int:
-        """Erase `customer` (GDPR art. 17): delete the wrapped data key and every field, stamp `erased_at`.
+        """Erase `customer` (GDPR art. 17): delete the wrapped data key (with the counting record in its row)
+        and every field, stamp `erased_at`.
 
         Returns how many fields were deleted. The first erasure calls `on_erase(session, customer,
         erased_at)` before its transaction commits (the webhooks' data.erased events). Idempotent; an
