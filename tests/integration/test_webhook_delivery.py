@@ -181,14 +181,16 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(api: Api, hooks: Rec
     hooks.redirects["/moved"] = hooks.url("/elsewhere")  # same host even: a 3xx is never followed
     api.revoke(customer, auth, brand.address)
     _index_and_deliver(api)
-    wait_for("the redirected attempt", lambda: len(hooks.at("/moved")) == 1)
+    # A retry may follow at once (full jitter can draw a delay near 0): every attempt is judged the same way.
+    wait_for("the redirected attempt", lambda: len(hooks.at("/moved")) >= 1)
     with api.context.sessions() as session:
         wait_for("its log row", lambda: session.scalar(select(OutboxAttempt.status_code)) is not None)
-        attempts = session.scalars(select(OutboxAttempt)).all()
+        attempts = session.scalars(select(OutboxAttempt).order_by(OutboxAttempt.attempt)).all()
         state = session.scalar(select(OutboxDelivery.state))
         steps = session.scalars(select(PropagationRecord.step)).all()
-    assert [(a.attempt, a.status_code) for a in attempts] == [(1, 307)]
-    assert attempts[0].error
+    assert attempts
+    assert [(a.attempt, a.status_code) for a in attempts] == [(n, 307) for n in range(1, len(attempts) + 1)]
+    assert all(a.error for a in attempts)
     assert state != DELIVERED
     assert hooks.at("/elsewhere") == []
     assert steps == []  # not told: no delivered leaf
