@@ -6,7 +6,7 @@ On a throwaway anvil and a throwaway SQLite (or PostgreSQL) database, with the w
 acknowledgement in its body). `revocations` customers grant one brand each (round robin; signed grants
 relayed in batches through `grantBatchBySig`), then revoke, relayed in batches of `batch` through
 `revokeBatchBySig`. The real indexer and the real webhook worker (as `serve` starts them: the indexer
-every 5 relayer intervals, the worker every `webhook_interval`, leased, with its thread pool and
+every relayer interval, the worker every `webhook_interval`, leased, with its sender threads and
 per-endpoint cap) turn each indexed revocation into an outbox event and deliver it.
 
 Latency of an event: from the moment its revocation's receipt confirmed (the bench's wall clock when
@@ -163,7 +163,7 @@ def _run(
             chain.ledger.grant_batch(relayer, [signer.signed_grant(c) for c, signer in granting], gas=GRANT_GAS)
             progress(f"granted {start + len(granting):,}/{revocations:,}")
 
-        context.indexer.start(context.settings.relayer_interval * 5)  # as AppContext.start_workers does
+        context.indexer.start(context.indexer_interval)  # as AppContext.start_workers does
         context.webhook_worker.start(context.settings.webhook_interval)
         confirmed: dict[str, float] = {}
         signed = [(str(c.address), signer.signed_revoke(c, 1)) for c, signer in customers]

@@ -141,8 +141,8 @@ def record_steps(session: Session, steps: Sequence[PropagationStep]) -> list[int
     appended = list(new.values())
     indexes = append_leaves(session, appended)
     if appended:
-        session.execute(
-            insert(PropagationRecord),
+        session.execute(  # the table, not the entity: the ORM would split the rows where `ack` is None
+            insert(PropagationRecord.__table__),  # type: ignore[arg-type]
             [
                 {
                     "leaf_index": index,

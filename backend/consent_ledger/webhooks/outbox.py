@@ -22,10 +22,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from consent_ledger.db.base import UtcDateTime
 from consent_ledger.propagation.steps import PropagationStep, record_steps
 from consent_ledger.webhooks.endpoints import Endpoint, EndpointStore
 from consent_ledger.webhooks.events import NewEvent
@@ -123,30 +125,30 @@ class WebhookOutbox:
             return 0
         ids = [event.id.hex() for event, _ in wanted]
         known = set(session.scalars(select(OutboxEvent.id).where(OutboxEvent.id.in_(ids))))
-        deliveries: list[OutboxDelivery] = []
-        made = 0
+        stored: list[dict[str, object]] = []
+        deliveries: list[dict[str, object]] = []
         for event, targets in wanted:
             key = event.id.hex()
             if key in known:
                 continue
             known.add(key)
-            session.add(
-                OutboxEvent(
-                    id=key,
-                    brand=event.brand,
-                    customer=event.customer,
-                    type=event.type,
-                    occurred_at=event.occurred_at,
-                    created_at=now,
-                    body=event.body(now),
-                )
+            stored.append(
+                {
+                    "id": key,
+                    "brand": event.brand,
+                    "customer": event.customer,
+                    "type": event.type,
+                    "occurred_at": event.occurred_at,
+                    "created_at": now,
+                    "body": event.body(now),
+                }
             )
-            deliveries.extend(new_delivery(key, t.id, now) for t in sorted(targets, key=lambda e: (e.created_at, e.id)))
-            made += 1
-        session.flush()  # the events first: their deliveries refer to them
-        session.add_all(deliveries)
-        session.flush()
-        return made
+            deliveries.extend(delivery_row(key, t.id, now) for t in sorted(targets, key=lambda e: (e.created_at, e.id)))
+        if stored:  # the events first: their deliveries refer to them
+            session.flush()  # what the caller added (its cause) goes first too
+            session.execute(insert(OutboxEvent.__table__), stored)  # type: ignore[arg-type]
+            session.execute(insert(OutboxDelivery.__table__), deliveries)  # type: ignore[arg-type]
+        return len(stored)
 
     # ------------------------------------------------------------------ claiming
 
@@ -242,71 +244,122 @@ class WebhookOutbox:
     def finish_many(self, session: Session, finished: Sequence[Finished]) -> list[bool]:
         """Record each attempt and move its delivery on, in `session`'s one transaction, if the claim still
         holds it (False for one that does not: its lease lapsed and another worker took it, which will
-        deliver it again). The deliveries are locked in one read; the `delivered` and `acknowledged`
-        leaves of all the 2xx answers are appended together, in the order given."""
+        deliver it again). The deliveries are locked in one read; the attempts are inserted together, the
+        delivered ones updated by one statement, and the `delivered` and `acknowledged` leaves of all the
+        2xx answers appended together, in the order given."""
         if not finished:
             return []
         ids = sorted({item.claim.delivery_id for item in finished})
         held = {
-            delivery.id: delivery
-            for delivery in session.scalars(
-                select(OutboxDelivery)
+            row.id: row
+            for row in session.execute(
+                select(
+                    OutboxDelivery.id,
+                    OutboxDelivery.claimed_by,
+                    OutboxDelivery.attempts,
+                    OutboxDelivery.created_at,
+                    OutboxDelivery.next_attempt_at,
+                )
                 .where(OutboxDelivery.id.in_(ids), OutboxDelivery.state == PENDING)
                 .order_by(OutboxDelivery.id)
                 .with_for_update()
             )
         }
         done: list[bool] = []
+        attempts: list[dict[str, object]] = []
+        delivered: list[Finished] = []
+        failed: list[dict[str, object]] = []
         streaks: dict[str, list[tuple[bool, datetime, datetime]]] = {}  # per endpoint: runs (ok, first, last)
         for item in finished:
-            delivery = held.get(item.claim.delivery_id)
-            if delivery is None or delivery.claimed_by != item.claim.token or delivery.state != PENDING:
+            row = held.pop(item.claim.delivery_id, None)  # popped: a second outcome for it in this batch is stale
+            if row is None or row.claimed_by != item.claim.token:
                 done.append(False)
                 continue
-            self._attempted(session, delivery, item)
-            runs = streaks.setdefault(item.claim.endpoint_id, [])
-            ok = item.outcome.delivered
-            if runs and runs[-1][0] == ok:
-                runs[-1] = (ok, runs[-1][1], item.at)
-            else:
-                runs.append((ok, item.at, item.at))
             done.append(True)
-        self._record(session, [item for item, ok in zip(finished, done, strict=True) if ok and item.outcome.delivered])
+            outcome, now = item.outcome, item.at
+            error = None if outcome.error is None else outcome.error[:MAX_ERROR]
+            attempts.append(
+                {
+                    "delivery_id": row.id,
+                    "endpoint_id": item.claim.endpoint_id,
+                    "event_id": item.claim.event_id,
+                    "attempt": row.attempts + 1,
+                    "at": now,
+                    "status_code": outcome.status,
+                    "latency_ms": outcome.latency_ms,
+                    "error": error,
+                }
+            )
+            if outcome.delivered:
+                delivered.append(item)
+            else:
+                dead = (now - row.created_at).total_seconds() >= self.policy.dead_after
+                failed.append(
+                    {
+                        "b_id": row.id,
+                        "state": DEAD if dead else PENDING,
+                        "attempts": row.attempts + 1,
+                        "next_attempt_at": row.next_attempt_at
+                        if dead
+                        else now + timedelta(seconds=self.policy.delay(row.attempts + 1)),
+                        "last_error": error or f"HTTP {outcome.status}",
+                    }
+                )
+            runs = streaks.setdefault(item.claim.endpoint_id, [])
+            if runs and runs[-1][0] == outcome.delivered:
+                runs[-1] = (outcome.delivered, runs[-1][1], now)
+            else:
+                runs.append((outcome.delivered, now, now))
+        if attempts:
+            session.execute(insert(OutboxAttempt.__table__), attempts)  # type: ignore[arg-type]
+        self._delivered(session, delivered)
+        self._failed(session, failed)
+        self._record(session, delivered)
         for endpoint_id, runs in streaks.items():  # what one call per attempt, in order, would leave
             for ok, first, last in runs:
                 if ok:
                     self.endpoints.note_ok(session, endpoint_id)
                 else:
                     self._note_failure(session, endpoint_id, first, last)
-        session.flush()
         return done
 
-    def _attempted(self, session: Session, delivery: OutboxDelivery, item: Finished) -> None:
-        """The attempt's row of the delivery log and the delivery's new state (delivered, next attempt, dead)."""
-        outcome, now = item.outcome, item.at
-        error = None if outcome.error is None else outcome.error[:MAX_ERROR]
-        session.add(
-            OutboxAttempt(
-                delivery_id=delivery.id,
-                endpoint_id=item.claim.endpoint_id,
-                event_id=item.claim.event_id,
-                attempt=delivery.attempts + 1,
-                at=now,
-                status_code=outcome.status,
-                latency_ms=outcome.latency_ms,
-                error=error,
-            )
-        )
-        delivery.attempts += 1
-        delivery.claimed_by, delivery.lease_until = None, None
-        if outcome.delivered:
-            delivery.state, delivery.delivered_at, delivery.last_error = DELIVERED, now, None
+    def _delivered(self, session: Session, delivered: Sequence[Finished]) -> None:
+        """Mark the deliveries delivered (each at its attempt's end), in one statement."""
+        if not delivered:
             return
-        delivery.last_error = error or f"HTTP {outcome.status}"
-        if (now - delivery.created_at).total_seconds() >= self.policy.dead_after:
-            delivery.state = DEAD
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=self.policy.delay(delivery.attempts))
+        at = {item.claim.delivery_id: bindparam(None, item.at, type_=UtcDateTime()) for item in delivered}
+        session.execute(
+            update(OutboxDelivery)
+            .where(OutboxDelivery.id.in_(list(at)))
+            .values(
+                state=DELIVERED,
+                attempts=OutboxDelivery.attempts + 1,
+                claimed_by=None,
+                lease_until=None,
+                delivered_at=case(at, value=OutboxDelivery.id),
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def _failed(self, session: Session, failed: Sequence[dict[str, object]]) -> None:
+        """The failed attempts' deliveries: the next attempt scheduled, or dead (the claim let go)."""
+        if not failed:
+            return
+        table = OutboxDelivery.__table__
+        session.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("state"),
+                attempts=bindparam("attempts"),
+                next_attempt_at=bindparam("next_attempt_at"),
+                last_error=bindparam("last_error"),
+                claimed_by=None,
+                lease_until=None,
+            ),
+            list(failed),
+        )
 
     def acknowledge(self, session: Session, event: OutboxEvent, ack: str, now: datetime) -> int:
         """Store `ack` on the event and record its `acknowledged` step (once per event and ack); returns the
@@ -322,24 +375,61 @@ class WebhookOutbox:
         )
 
     def _record(self, session: Session, delivered: Sequence[Finished]) -> None:
-        """The `delivered` step of each delivered attempt (and its `acknowledged` step for an ack), in one
-        append."""
+        """The `delivered` step of each delivered attempt (and its `acknowledged` step and the event's ack for
+        an ack in the answer), the steps in one append."""
         if not delivered:
             return
         wanted = {item.claim.event_id for item in delivered}
-        events = {event.id: event for event in session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(wanted)))}
+        events = {
+            row.id: row
+            for row in session.execute(
+                select(
+                    OutboxEvent.id,
+                    OutboxEvent.type,
+                    OutboxEvent.customer,
+                    OutboxEvent.brand,
+                    OutboxEvent.occurred_at,
+                    OutboxEvent.ack,
+                ).where(OutboxEvent.id.in_(wanted))
+            )
+        }
         steps: list[PropagationStep] = []
+        holding = {key: row.ack for key, row in events.items()}
+        changed: dict[str, tuple[str, datetime]] = {}  # event id -> its last new ack and when, as one by one
         for item in delivered:
             event = events.get(item.claim.event_id)
             if event is None:
                 continue
+            event_id = bytes.fromhex(event.id)
             steps.append(
-                PropagationStep.delivered(
-                    event.type, bytes.fromhex(event.id), event.customer, event.brand, event.occurred_at, item.at
-                )
+                PropagationStep.delivered(event.type, event_id, event.customer, event.brand, event.occurred_at, item.at)
             )
-            if item.outcome.ack is not None:
-                steps.append(self._acknowledged(event, item.outcome.ack, item.at))
+            ack = item.outcome.ack
+            if ack is not None:
+                steps.append(
+                    PropagationStep.acknowledged(
+                        event.type, event_id, event.customer, event.brand, event.occurred_at, item.at, ack
+                    )
+                )
+                if holding[event.id] != ack:
+                    holding[event.id] = ack
+                    changed[event.id] = (ack, item.at)
+        acks: dict[str, dict[str, datetime]] = {}
+        for key, (ack, at) in changed.items():
+            acks.setdefault(ack, {})[key] = at
+        for ack, when in acks.items():
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id.in_(list(when)))
+                .values(
+                    ack=ack,
+                    acknowledged_at=case(
+                        {key: bindparam(None, at, type_=UtcDateTime()) for key, at in when.items()},
+                        value=OutboxEvent.id,
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
         record_steps(session, steps)
 
     def _note_failure(self, session: Session, endpoint_id: str, first: datetime, now: datetime) -> None:
@@ -357,11 +447,16 @@ class WebhookOutbox:
 
 def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> OutboxDelivery:
     """A delivery of the event to the endpoint, pending and due now, with no attempt yet."""
-    return OutboxDelivery(
-        event_id=event_id,
-        endpoint_id=endpoint_id,
-        state=PENDING,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
+    return OutboxDelivery(**delivery_row(event_id, endpoint_id, now))
+
+
+def delivery_row(event_id: str, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """The columns of `new_delivery` (for inserting many at once)."""
+    return {
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "state": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }

@@ -40,7 +40,7 @@ from consent_ledger.workers import BackgroundLoop, Guard
 
 log = logging.getLogger(__name__)
 
-QUEUED_PER_SENDER = 16  # claims held (waiting or in flight) per sender thread, and per endpoint per cap
+QUEUED_PER_SENDER = 32  # claims held (waiting, in flight or not finished) per sender thread; per endpoint per cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,11 @@ class WebhookWorker:
         self._senders: list[threading.Thread] = []
         self._sender: Sender | None = None
         self._generation = 0  # senders of an older generation (before a stop) end after their attempt
+        # The leader's own transactions (scan, claim, finish) take turns: on SQLite a writer waiting for
+        # the write lock sleeps in growing steps, far longer than waiting here.
+        self._writing = threading.Lock()
+        self._room = threading.Event()  # set when claims were finished or few wait: the leader claims more
+        self._low = limits.held // 4  # "few": at most this many waiting or in flight
         self._interval = 0.2
         self._loop = BackgroundLoop("webhooks", self._step, guard)
 
@@ -113,7 +118,7 @@ class WebhookWorker:
 
     def scan(self) -> int:
         """Turn new chain events and passed expiries into outbox events (one batch)."""
-        with self.sessions.begin() as session:
+        with self._writing, self.sessions.begin() as session:
             return self.emitter.scan(session)
 
     def dispatch(self) -> int:
@@ -126,7 +131,7 @@ class WebhookWorker:
             return 0
         now = self._clock()
         lease = self.limits.lease
-        with self.sessions.begin() as session:
+        with self._writing, self.sessions.begin() as session:
             claims = self.outbox.claim(session, now, room, held, self.limits.held_per_endpoint, lease)
             secrets = self.outbox.endpoints.signing_secrets_of(session, {c.endpoint_id for c in claims}, now)
         send_by = now + timedelta(seconds=lease - self.limits.attempt_s - 1.0)
@@ -145,13 +150,13 @@ class WebhookWorker:
         if not made:
             return 0
         try:
-            with self.sessions.begin() as session:
+            with self._writing, self.sessions.begin() as session:
                 self.outbox.finish_many(session, made)
         except Exception as error:  # finish them one by one: one bad row must not hold the rest back
             log.warning("webhooks: finishing %d attempts together failed (%s); one by one", len(made), error)
             for item in made:
                 try:
-                    with self.sessions.begin() as session:
+                    with self._writing, self.sessions.begin() as session:
                         self.outbox.finish_many(session, [item])
                 except Exception:  # the claim lapses and the delivery is sent again
                     log.exception("webhooks: finishing delivery %d failed", item.claim.delivery_id)
@@ -207,6 +212,8 @@ class WebhookWorker:
                     self._running.pop(endpoint_id, None)
                 if made is not None:
                     self._made.append(made)
+                if sum(self._running.values()) + sum(len(jobs) for jobs in self._waiting.values()) <= self._low:
+                    self._room.set()  # claim more before the senders run dry
                 self._changed.notify_all()
 
     def _send(self, sender: Sender, job: _Job) -> Outcome:
@@ -238,6 +245,22 @@ class WebhookWorker:
                 )
                 thread.start()
                 self._senders.append(thread)
+            finisher = threading.Thread(
+                target=self._finish_all, args=(self._generation,), name="webhook-finish", daemon=True
+            )
+            finisher.start()
+            self._senders.append(finisher)
+
+    def _finish_all(self, generation: int) -> None:
+        """Finish attempts as they are made, while the senders go on: each round takes all made meanwhile."""
+        while True:
+            with self._changed:
+                while not self._made and generation == self._generation:
+                    self._changed.wait()
+                if generation != self._generation:
+                    return
+            self.finish()
+            self._room.set()
 
     def in_flight(self) -> int:
         """Claims waiting for a sender or being sent."""
@@ -259,10 +282,10 @@ class WebhookWorker:
     # ------------------------------------------------------------------ background
 
     def _step(self) -> bool:
-        """Busy (run again at once) while anything is held: the round wakes when a sender hands back an
-        outcome (or a poll interval passes), so a backlog drains at the senders' pace, and the outcomes
-        that came in meanwhile are finished together."""
-        finished = self.finish()
+        """Busy (run again at once) while anything is held. Finishing runs on its own thread; the round waits
+        until claims were finished or the senders are about to run dry (or a poll interval passes), so a
+        backlog drains at the senders' pace with few claim transactions."""
+        self._room.clear()
         try:
             scanned = self.scan()
         except LedgerError as error:  # the node did not answer: deliveries already made still go out
@@ -270,10 +293,10 @@ class WebhookWorker:
             scanned = 0
         started = self.dispatch()
         with self._changed:
-            if self._held() and not self._made:
-                self._changed.wait(self._interval)
             busy = bool(self._held() or self._made)
-        return busy or bool(finished or scanned or started)
+        if busy:
+            self._room.wait(self._interval)
+        return busy or bool(scanned or started)
 
     def start(self, interval: float) -> None:
         self._interval = interval
