@@ -37,7 +37,7 @@ from consent_ledger.webhooks.models import OutboxScan, WebhookEndpoint
 from consent_ledger.webhooks.outbox import WebhookOutbox
 
 SCAN_ID = 1
-CHAIN_BATCH = 1_000  # chain_events rows read per scan
+CHAIN_BATCH = 250  # chain_events rows read per scan: the first events go out while the next are made
 EXPIRY_BATCH = 200  # distinct expiry times looked at per scan
 
 

@@ -1,19 +1,20 @@
 """The webhook worker: one leader (lease "webhooks") turns chain events and expiries into outbox events
 and sends due deliveries from a small pool of sender threads.
 
-Each round of the leader's loop: finish the attempts the senders made since the last round, all in ONE
-transaction (`WebhookOutbox.finish_many`: each attempt's row, its delivery's new state and the
-`delivered` leaves, with one append of the access log); one scan (webhooks.emitter); then one claim of
-due deliveries for the room left, the endpoints' signing secrets read in the same transaction. Claims
-wait in memory, per endpoint, for a sender; senders only sign and POST (webhooks.delivery, over kept-alive
-connections) and hand the outcome back. At most `per_endpoint` attempts to any one endpoint run at once,
-so an endpoint that hangs until the timeout or answers with megabytes holds at most that many threads
-while every other endpoint's deliveries go on; at most `queued` claims wait per endpoint.
+Three kinds of thread share the work. The leader's loop scans (webhooks.emitter) and claims due deliveries
+for the room left, the endpoints' signing secrets read in the same transaction; it claims again when few
+claims are left or some were finished. Claims wait in memory, per endpoint, for a sender. Senders only
+sign and POST (webhooks.delivery, over kept-alive connections) and hand the outcome back. A finisher
+finishes all the outcomes handed back since its last round in ONE transaction
+(`WebhookOutbox.finish_many`: each attempt's row, its delivery's new state and the `delivered` leaves,
+written together with one append of the access log), while the senders go on sending. At most
+`per_endpoint` attempts to any one endpoint run at once, so an endpoint that hangs until the timeout or
+answers with megabytes holds at most that many threads while every other endpoint's deliveries go on.
 
 A claim is leased for longer than an attempt can take; a claim that waited so long that its attempt
 could outlast the lease is not sent (it lapses and is claimed again). A leader that dies after an
-attempt and before the round that finishes it leaves claims that lapse and are sent again
-(at-least-once: receivers deduplicate by webhook-id). When the one transaction fails, each attempt is
+attempt and before the transaction that finishes it leaves claims that lapse and are sent again
+(at-least-once: receivers deduplicate by webhook-id). When that one transaction fails, each attempt is
 finished in a transaction of its own, so one bad row cannot hold back the others.
 """
 
@@ -23,6 +24,7 @@ import logging
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,11 +105,13 @@ class WebhookWorker:
         self._waiting: OrderedDict[str, deque[_Job]] = OrderedDict()  # per endpoint, in claim order
         self._running: dict[str, int] = {}
         self._made: list[Finished] = []  # attempts made, not finished yet
+        self._finishing = 0  # finishes under way
         self._senders: list[threading.Thread] = []
         self._sender: Sender | None = None
         self._generation = 0  # senders of an older generation (before a stop) end after their attempt
-        # The leader's own transactions (scan, claim, finish) take turns: on SQLite a writer waiting for
-        # the write lock sleeps in growing steps, far longer than waiting here.
+        # On SQLite the leader's own transactions (scan, claim, finish) take turns: a writer waiting for
+        # SQLite's write lock sleeps in growing steps, far longer than waiting here. PostgreSQL lets them
+        # overlap (the claim skips the rows a finish has locked).
         self._writing = threading.Lock()
         self._room = threading.Event()  # set when claims were finished or few wait: the leader claims more
         self._low = limits.held // 4  # "few": at most this many waiting or in flight
@@ -118,7 +122,7 @@ class WebhookWorker:
 
     def scan(self) -> int:
         """Turn new chain events and passed expiries into outbox events (one batch)."""
-        with self._writing, self.sessions.begin() as session:
+        with self.sessions.begin() as session, self._turn(session):
             return self.emitter.scan(session)
 
     def dispatch(self) -> int:
@@ -131,7 +135,7 @@ class WebhookWorker:
             return 0
         now = self._clock()
         lease = self.limits.lease
-        with self._writing, self.sessions.begin() as session:
+        with self.sessions.begin() as session, self._turn(session):
             claims = self.outbox.claim(session, now, room, held, self.limits.held_per_endpoint, lease)
             secrets = self.outbox.endpoints.signing_secrets_of(session, {c.endpoint_id for c in claims}, now)
         send_by = now + timedelta(seconds=lease - self.limits.attempt_s - 1.0)
@@ -147,20 +151,35 @@ class WebhookWorker:
         """Finish every attempt made so far in one transaction; returns how many were finished."""
         with self._changed:
             made, self._made = self._made, []
-        if not made:
-            return 0
+            if not made:
+                return 0
+            self._finishing += 1
         try:
-            with self._writing, self.sessions.begin() as session:
+            self._finish(made)
+        finally:
+            with self._changed:
+                self._finishing -= 1
+                self._changed.notify_all()
+        return len(made)
+
+    def _finish(self, made: list[Finished]) -> None:
+        try:
+            with self.sessions.begin() as session, self._turn(session):
                 self.outbox.finish_many(session, made)
         except Exception as error:  # finish them one by one: one bad row must not hold the rest back
-            log.warning("webhooks: finishing %d attempts together failed (%s); one by one", len(made), error)
+            log.warning(  # the type only: a database error's text carries the rows' values
+                "webhooks: finishing %d attempts together failed (%s); one by one", len(made), type(error).__name__
+            )
             for item in made:
                 try:
-                    with self._writing, self.sessions.begin() as session:
+                    with self.sessions.begin() as session, self._turn(session):
                         self.outbox.finish_many(session, [item])
                 except Exception:  # the claim lapses and the delivery is sent again
                     log.exception("webhooks: finishing delivery %d failed", item.claim.delivery_id)
-        return len(made)
+
+    def _turn(self, session: Session) -> AbstractContextManager[object]:
+        """The leader's turn to write, on SQLite (see `_writing`); no wait elsewhere."""
+        return self._writing if session.get_bind().dialect.name == "sqlite" else nullcontext()
 
     def _held(self) -> dict[str, int]:
         """Claims waiting or in flight, per endpoint (call holding the condition)."""
@@ -273,7 +292,7 @@ class WebhookWorker:
             scanned = self.scan()
             started = self.dispatch()
             with self._changed:
-                while self._held():
+                while self._held() or self._finishing:
                     self._changed.wait()
             finished = self.finish()
             if not scanned and not started and not finished:
