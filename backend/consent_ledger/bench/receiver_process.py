@@ -10,6 +10,7 @@ installation's public keys once the endpoints exist (until then it answers 503),
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -76,17 +77,25 @@ class ReceiverProcess:
 
     def close(self) -> None:
         if self._process.is_alive():
-            self._control.send("stop")
+            with contextlib.suppress(OSError):
+                self._control.send("stop")
             self._process.join(10)
         if self._process.is_alive():
             self._process.kill()
-            self._arrivals.put(None)
-        self._reader.join(10)
+        if self._reader.is_alive():
+            self._arrivals.put(None)  # when the process did not get to say it ended
+            self._reader.join(10)
 
     def _answer(self) -> Any:
-        if not self._control.poll(START_S):
-            raise ConfigError("the bench's webhook receiver process did not answer")
-        return self._control.recv()
+        try:
+            if self._control.poll(START_S):
+                return self._control.recv()
+        except (EOFError, OSError):
+            pass
+        raise ConfigError(
+            "the bench's webhook receiver process did not answer (a script calling the bench needs an "
+            "`if __name__ == '__main__':` guard: the process is spawned)"
+        )
 
     def _read(self) -> None:
         while (arrival := self._arrivals.get()) is not None:
