@@ -234,3 +234,38 @@ def test_attempts_made_while_a_finish_runs_are_finished_together_by_the_next(
     with sessions() as session:
         assert {d.state for d in session.scalars(select(OutboxDelivery))} == {DELIVERED}
         assert session.scalar(select(func.count()).select_from(OutboxAttempt)) == 6
+
+
+def test_a_batch_leaves_the_failing_streak_as_its_last_attempts_say(
+    sessions: sessionmaker[Session], outbox: WebhookOutbox
+) -> None:
+    endpoint_id = _endpoint(sessions, outbox, "https://hooks.example.com/a")
+    claims = _claims(sessions, outbox, 4)
+    earlier = NOW - timedelta(hours=1)
+    with sessions.begin() as session:
+        outbox.endpoints.note_failing(session, endpoint_id, earlier)
+    with sessions.begin() as session:  # a failure, then a success: the streak ends
+        outbox.finish_many(
+            session,
+            [
+                Finished(claims[0], Outcome(500, 1, "HTTP 500"), NOW),
+                Finished(claims[1], Outcome(200, 1), NOW + timedelta(seconds=1)),
+            ],
+        )
+    with sessions() as session:
+        endpoint = outbox.endpoints.endpoint(session, endpoint_id)
+        assert endpoint is not None
+        assert endpoint.failing_since is None
+    later = NOW + timedelta(seconds=5)
+    with sessions.begin() as session:  # a success, then failures: a new streak from the first of them
+        outbox.finish_many(
+            session,
+            [
+                Finished(claims[2], Outcome(200, 1), NOW + timedelta(seconds=2)),
+                Finished(claims[3], Outcome(None, 1, "timed out"), later),
+            ],
+        )
+    with sessions() as session:
+        endpoint = outbox.endpoints.endpoint(session, endpoint_id)
+        assert endpoint is not None
+        assert endpoint.failing_since == later

@@ -271,11 +271,13 @@ class EndpointStore:
         )
         return since
 
-    def note_ok(self, session: Session, endpoint_id: str) -> None:
-        """End the endpoint's failing streak (a delivery succeeded)."""
+    def note_ok(self, session: Session, *endpoint_ids: str) -> None:
+        """End the endpoints' failing streaks (a delivery to each succeeded), in one statement."""
+        if not endpoint_ids:
+            return
         session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+            .where(WebhookEndpoint.id.in_(endpoint_ids), WebhookEndpoint.failing_since.is_not(None))
             .values(failing_since=None)
             .execution_options(synchronize_session=False)
         )

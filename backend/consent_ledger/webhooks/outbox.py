@@ -315,13 +315,22 @@ class WebhookOutbox:
         self._delivered(session, delivered)
         self._failed(session, failed)
         self._record(session, delivered)
-        for endpoint_id, runs in streaks.items():  # what one call per attempt, in order, would leave
+        self._note_streaks(session, streaks)
+        return done
+
+    def _note_streaks(self, session: Session, streaks: dict[str, list[tuple[bool, datetime, datetime]]]) -> None:
+        """Each endpoint's runs of successes and failures (ok, first, last), applied as one call per attempt in
+        order would; the endpoints that only succeeded in one statement."""
+        only_ok = sorted(endpoint_id for endpoint_id, runs in streaks.items() if [r[0] for r in runs] == [True])
+        self.endpoints.note_ok(session, *only_ok)
+        for endpoint_id, runs in streaks.items():
+            if endpoint_id in only_ok:
+                continue
             for ok, first, last in runs:
                 if ok:
                     self.endpoints.note_ok(session, endpoint_id)
                 else:
                     self._note_failure(session, endpoint_id, first, last)
-        return done
 
     def _delivered(self, session: Session, delivered: Sequence[Finished]) -> None:
         """Mark the deliveries delivered (each at its attempt's end), in one statement."""
