@@ -8,6 +8,7 @@ lapse, and the next worker sends the webhook again and records it once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -269,3 +270,35 @@ def test_a_batch_leaves_the_failing_streak_as_its_last_attempts_say(
         endpoint = outbox.endpoints.endpoint(session, endpoint_id)
         assert endpoint is not None
         assert endpoint.failing_since == later
+
+
+def test_a_claim_that_waited_too_long_to_be_sent_in_its_lease_is_not_sent_until_claimed_again(
+    sessions: sessionmaker[Session], outbox: WebhookOutbox
+) -> None:
+    limits = DeliveryLimits(threads=1, per_endpoint=1, connect_timeout=1.0, total_timeout=30.0, allow_private=True)
+    with receiver() as hooks:
+        gate = threading.Event()
+        hooks.hang["/slow"] = gate
+        _endpoint(sessions, outbox, hooks.url("/slow"))
+        with sessions.begin() as session:
+            outbox.emit(session, [_revocation(1), _revocation(2)], NOW)
+        clock = [NOW]
+        emitter = Emitter(outbox, 1, RpcClient("http://127.0.0.1:9"))
+        worker = WebhookWorker(sessions, outbox, emitter, SigningKey.generate(), limits, clock=lambda: clock[0])
+        assert worker.dispatch() == 2  # both claimed; the one thread takes the first, which hangs
+        hooks.wait("/slow")
+        clock[0] = NOW + timedelta(seconds=limits.lease - limits.attempt_s)  # the second could outlast its lease
+        gate.set()
+        wait_for("the sender to be done", lambda: worker.in_flight() == 0)
+        worker.finish()
+        assert len(hooks.at("/slow")) == 1  # the second was not sent
+        with sessions() as session:
+            states = sorted((d.state, d.attempts) for d in session.scalars(select(OutboxDelivery)))
+        assert states == [(DELIVERED, 1), (PENDING, 0)]
+
+        clock[0] = NOW + timedelta(seconds=limits.lease + 1)  # its claim lapsed: claimed and sent again
+        worker.drain()
+        worker.stop()
+        assert len(hooks.at("/slow")) == 2
+    with sessions() as session:
+        assert {d.state for d in session.scalars(select(OutboxDelivery))} == {DELIVERED}

@@ -128,12 +128,13 @@ class WebhookWorker:
     def dispatch(self) -> int:
         """Claim due deliveries for the room left and queue them for the senders; returns how many."""
         self._ensure_senders()
+        now = self._clock()
         with self._changed:
+            self._drop_late(now)
             held = self._held()
             room = self.limits.held - len(self._made) - sum(held.values())
         if room <= 0:
             return 0
-        now = self._clock()
         lease = self.limits.lease
         with self.sessions.begin() as session, self._turn(session):
             claims = self.outbox.claim(session, now, room, held, self.limits.held_per_endpoint, lease)
@@ -180,6 +181,16 @@ class WebhookWorker:
     def _turn(self, session: Session) -> AbstractContextManager[object]:
         """The leader's turn to write, on SQLite (see `_writing`); no wait elsewhere."""
         return self._writing if session.get_bind().dialect.name == "sqlite" else nullcontext()
+
+    def _drop_late(self, now: datetime) -> None:
+        """Forget the waiting claims that could no longer be sent within their lease (they lapse and are
+        claimed again), so an endpoint that hangs does not keep the room they take (holding the condition)."""
+        for endpoint_id in list(self._waiting):
+            jobs = self._waiting[endpoint_id]
+            while jobs and jobs[0].send_by < now:
+                jobs.popleft()
+            if not jobs:
+                del self._waiting[endpoint_id]
 
     def _held(self) -> dict[str, int]:
         """Claims waiting or in flight, per endpoint (call holding the condition)."""
