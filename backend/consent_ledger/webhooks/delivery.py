@@ -1,13 +1,12 @@
 """One webhook attempt over HTTP: POST the signed body to the one address the destination check chose.
 
-The connection goes to the resolved address (never a second DNS answer), sending Host (and, over TLS, SNI
-and the certificate check) for the URL's host; it is kept alive for the next attempt to that same address
-and host (webhooks.connections). A connection must open within the connect timeout and the whole attempt
-end within the total timeout: a watchdog (webhooks.deadlines) closes the socket at the deadline, so a
-receiver that trickles its answer byte by byte cannot hold a worker longer. Redirects are not followed (a 3xx is a
-failed attempt), and at most `max_bytes` of the answer are read: a receiver sending megabytes costs
-the worker no more than that. Any 2xx is delivered; a JSON body {"ack": "..."} in it is the receiver's
-acknowledgement.
+The connection goes to the resolved address (never a second DNS answer), sending Host (and, over TLS, SNI and
+the certificate check) for the URL's host; it is kept alive for the next attempt to that same address and host
+(webhooks.connections). A connection must open within the connect timeout and the whole attempt end within the
+total timeout: a watchdog (webhooks.deadlines) closes the socket at the deadline, so a receiver that trickles
+its answer byte by byte cannot hold a worker longer. Redirects are not followed (a 3xx is a failed attempt),
+and at most `max_bytes` of the answer are read: a receiver sending megabytes costs the worker no more than
+that. Any 2xx is delivered; a JSON body {"ack": "..."} in it is the receiver's acknowledgement.
 """
 
 from __future__ import annotations

@@ -2,17 +2,16 @@
 atomically and finished by the claimant only.
 
 `emit` stores an event once (its id is the primary key) for a brand with at least one enabled endpoint
-subscribed to its type, and one delivery per such endpoint. `claim` takes due deliveries: on PostgreSQL
-the candidates are read `FOR UPDATE SKIP LOCKED`, and on every backend the chosen ones are taken by one
+subscribed to its type, and one delivery per such endpoint. `claim` takes due deliveries: on PostgreSQL the
+candidates are read `FOR UPDATE SKIP LOCKED`, and on every backend the chosen ones are taken by one
 conditional UPDATE (still pending, lease free or lapsed) that writes the round's fresh claim token; so two
-workers never hold one delivery, and a worker that died mid-attempt loses its claim when the lease
-lapses. `finish_many` finishes attempts in one transaction, each naming its delivery, the token and the
-pending state: a 2xx marks it delivered and records the `delivered` step leaf (and an `acknowledged` one
-for an ack in the body) in that transaction, the leaves of all the attempts in one append of the access
-log; a failure schedules the next attempt
-with full-jitter exponential backoff, or marks it dead once the retry window is over, and starts or
-extends the endpoint's failing streak (disabling it when the streak is too long). Each attempt is a row
-of the endpoint's delivery log.
+workers never hold one delivery, and a worker that died mid-attempt loses its claim when the lease lapses.
+`finish_many` finishes attempts in one transaction, each naming its delivery, the token and the pending state:
+a 2xx marks it delivered and records the `delivered` step leaf (and an `acknowledged` one for an ack in the
+body) in that transaction, the leaves of all the attempts in one append of the access log; a failure schedules
+the next attempt with full-jitter exponential backoff, or marks it dead once the retry window is over, and
+starts or extends the endpoint's failing streak (disabling it when the streak is too long). Each attempt is a
+row of the endpoint's delivery log.
 """
 
 from __future__ import annotations
