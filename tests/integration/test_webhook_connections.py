@@ -1,11 +1,13 @@
 """Kept-alive webhook connections, against a real HTTP server on loopback: attempts to one receiver reuse one
 connection; an answer with `Connection: close`, one of the size cap or more, or a receiver that closed the
 idle connection means a new connection for the next attempt (which is still delivered); and a connection
-is reused only for the same pin, so the same address under another host name gets a connection of its own.
+is reused only for the same pin, so the same address under another host name gets a connection of its own;
+connections left idle too long are closed.
 """
 
 from __future__ import annotations
 
+import http.client
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from consent_ledger.webhooks.connections import Connections, Pin
 from consent_ledger.webhooks.delivery import Sender
 from consent_ledger.webhooks.destinations import ResolvedDestination, resolve_destination
 
@@ -125,3 +128,20 @@ def test_a_connection_is_reused_only_for_the_same_address_and_host_name() -> Non
         assert ports[0] != ports[1]
         assert ports[1] == ports[2]
         assert sender.connections.idle() == 2
+
+
+def test_connections_left_idle_are_closed_when_another_is_given_back() -> None:
+    now = [0.0]
+    kept = Connections(idle_s=4.0, clock=lambda: now[0])
+    with _server() as (port, _seen):
+        old, new = http.client.HTTPConnection("127.0.0.1", port), http.client.HTTPConnection("127.0.0.1", port)
+        old.connect()
+        new.connect()
+        kept.give(Pin("http", "127.0.0.1", port, "a.test"), old)
+        now[0] = 5.0  # the first has been idle longer than idle_s, and no attempt to its pin came
+        kept.give(Pin("http", "127.0.0.1", port, "b.test"), new)
+        assert kept.idle() == 1
+        assert old.sock is None  # closed
+        assert new.sock is not None
+        assert kept.take(Pin("http", "127.0.0.1", port, "a.test")) is None
+    kept.close()
