@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -116,6 +117,8 @@ class WebhookWorker:
         self._room = threading.Event()  # set when claims were finished or few wait: the leader claims more
         self._low = limits.held // 4  # "few": at most this many waiting or in flight
         self._interval = 0.2
+        self._last_scan = 0.0  # monotonic time of the leader's last scan
+        self._scanned = False  # whether it found anything (then the next round scans again at once)
         self._loop = BackgroundLoop("webhooks", self._step, guard)
 
     # ------------------------------------------------------------------ one round
@@ -125,10 +128,11 @@ class WebhookWorker:
         with self.sessions.begin() as session, self._turn(session):
             return self.emitter.scan(session)
 
-    def dispatch(self) -> int:
-        """Claim due deliveries for the room left and queue them for the senders; returns how many."""
+    def dispatch(self, due_by: datetime | None = None) -> int:
+        """Claim deliveries due by `due_by` (default: now) for the room left and queue them for the senders;
+        returns how many."""
         self._ensure_senders()
-        now = self._clock()
+        now = self._clock() if due_by is None else due_by
         with self._changed:
             self._drop_late(now)
             held = self._held()
@@ -298,15 +302,19 @@ class WebhookWorker:
             return sum(self._held().values())
 
     def drain(self, rounds: int = 10_000) -> None:
-        """Scan and deliver until nothing is due, waiting or in flight (for tests and commands)."""
+        """Scan and deliver until nothing is left that was due by the last scan that made events, waiting or in
+        flight (for tests and commands; a retry that comes due meanwhile is left to the next drain)."""
+        due_by = self._clock()
         for _ in range(rounds):
             scanned = self.scan()
-            started = self.dispatch()
+            if scanned:
+                due_by = self._clock()
+            started = self.dispatch(due_by)
             with self._changed:
                 while self._held() or self._finishing:
                     self._changed.wait()
-            finished = self.finish()
-            if not scanned and not started and not finished:
+            self.finish()
+            if not scanned and not started:
                 return
 
     # ------------------------------------------------------------------ background
@@ -314,13 +322,17 @@ class WebhookWorker:
     def _step(self) -> bool:
         """Busy (run again at once) while anything is held. Finishing runs on its own thread; the round waits
         until claims were finished or the senders are about to run dry (or a poll interval passes), so a
-        backlog drains at the senders' pace with few claim transactions."""
+        backlog drains at the senders' pace with few claim transactions. It scans again at once after a scan
+        that found something, else once per poll interval."""
         self._room.clear()
-        try:
-            scanned = self.scan()
-        except LedgerError as error:  # the node did not answer: deliveries already made still go out
-            log.warning("webhooks: scan failed (will retry): %s", redact_text(str(error)))
-            scanned = 0
+        scanned = 0
+        if self._scanned or time.monotonic() - self._last_scan >= self._interval:  # a backlog, or time to look
+            self._last_scan = time.monotonic()
+            try:
+                scanned = self.scan()
+            except LedgerError as error:  # the node did not answer: deliveries already made still go out
+                log.warning("webhooks: scan failed (will retry): %s", redact_text(str(error)))
+            self._scanned = scanned > 0
         started = self.dispatch()
         with self._changed:
             busy = bool(self._held() or self._made)
