@@ -106,8 +106,14 @@ class AppContext:
         # The anchorer looks four times per anchoring interval, so after a node restart that took an
         # anchor away it is sent again and stored within one interval.
         self.anchorer.start(min(1.0, self.settings.anchor_every_seconds / 4))
-        self.indexer.start(self.settings.relayer_interval * 5)
+        self.indexer.start(self.indexer_interval)
         self.webhook_worker.start(self.settings.webhook_interval)
+
+    @property
+    def indexer_interval(self) -> float:
+        """Seconds between the indexer's looks at the node's head: the relayer's interval, so a transaction
+        the relayer saw confirmed is indexed (and its webhooks emitted) within about as long again."""
+        return self.settings.relayer_interval
 
     def close(self) -> None:
         self.relayer.stop()

@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     relayer_keystore: Path | None = None
     relayer_password_file: Path | None = None
     relayer_batch_size: int = Field(default=50, ge=1, le=200)
-    relayer_interval: float = Field(default=0.2, gt=0, description="seconds between outbox polls")
+    relayer_interval: float = Field(
+        default=0.2, gt=0, description="seconds between outbox polls (and the indexer's looks at the head)"
+    )
     relayer_max_backoff: float = Field(default=30.0, gt=0, description="longest wait between retries of a row")
     relayer_replace_after: float = Field(
         default=30.0, gt=0, description="seconds a sent transaction may stay pending before it is sped up (same nonce)"

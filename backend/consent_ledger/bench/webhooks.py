@@ -3,10 +3,11 @@
 On a throwaway anvil and a throwaway SQLite (or PostgreSQL) database, with the whole server context built as
 `serve` builds it: `brands` brands, each with one endpoint (consent.revoked) on one real loopback receiver
 (`consent_ledger.client.receiver`, verifying every webhook's v1 and v1a signatures and answering the
-acknowledgement in its body). `revocations` customers grant one brand each (round robin; signed grants
+acknowledgement in its body), run in a process of its own as a brand's receiver is
+(bench.receiver_process). `revocations` customers grant one brand each (round robin; signed grants
 relayed in batches through `grantBatchBySig`), then revoke, relayed in batches of `batch` through
 `revokeBatchBySig`. The real indexer and the real webhook worker (as `serve` starts them: the indexer
-every 5 relayer intervals, the worker every `webhook_interval`, leased, with its thread pool and
+every relayer interval, the worker every `webhook_interval`, leased, with its sender threads and
 per-endpoint cap) turn each indexed revocation into an outbox event and deliver it.
 
 Latency of an event: from the moment its revocation's receipt confirmed (the bench's wall clock when
@@ -25,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
@@ -35,8 +35,7 @@ from sqlalchemy import func, select
 from consent_ledger.bench.chain import BenchChain, throwaway_chain
 from consent_ledger.bench.gas import SignedGrants
 from consent_ledger.bench.load import throwaway_database
-from consent_ledger.client import WebhookVerifier
-from consent_ledger.client.receiver import Received, ReceiverServer, WebhookReceiver
+from consent_ledger.bench.receiver_process import Arrival, ReceiverProcess
 from consent_ledger.composition import AppContext, build_context
 from consent_ledger.config import ANVIL_DEFAULT_KEY, Settings
 from consent_ledger.db.migrate import upgrade
@@ -50,27 +49,18 @@ REVOKE_GAS = 24_000_000
 TARGETS = {"latency_p99_ms": 2_000, "deliveries_per_s": 500}
 
 
-@dataclass(frozen=True, slots=True)
-class _Arrival:
-    event_id: str
-    customer: str
-    duplicate: bool
-    at: float
-
-
 class _Arrivals:
-    """What the receiver got, in order (its handler threads append)."""
+    """What the receiver got, in order."""
 
     def __init__(self) -> None:
-        self.items: list[_Arrival] = []
+        self.items: list[Arrival] = []
         self._lock = threading.Lock()
         self._unique = 0
 
-    def add(self, received: Received) -> None:
-        data = received.webhook.event.data
+    def add(self, arrival: Arrival) -> None:
         with self._lock:
-            self.items.append(_Arrival(data.event_id, data.customer, received.duplicate, received.received_at))
-            self._unique += 0 if received.duplicate else 1
+            self.items.append(arrival)
+            self._unique += 0 if arrival.duplicate else 1
 
     @property
     def unique(self) -> int:
@@ -144,16 +134,16 @@ def _run(
     signers = [SignedGrants(chain.ledger, ANVIL_DEFAULT_KEY) for _ in range(brands)]
     relayer = signers[0].relayer  # one sender for every transaction: one nonce sequence
     arrivals = _Arrivals()
-    receiver = WebhookReceiver(None, on_event=arrivals.add, path="/bench-hook")
-    server = ReceiverServer(receiver).start()
+    server = ReceiverProcess("/bench-hook", arrivals.add)
     try:
+        url = server.start()
         secrets = []
         for n, signer in enumerate(signers):
             context.brands.add(signer.brand, f"Bench brand {n}")
-            made = context.webhooks.create(signer.brand, server.url, ["consent.revoked"], f"bench {n}")
+            made = context.webhooks.create(signer.brand, url, ["consent.revoked"], f"bench {n}")
             secrets.append(str(made["secret"]))
-        receiver.use(WebhookVerifier(secrets=secrets, public_keys=[context.webhook_key.public_key]))
-        progress(f"{brands} brands, each with an endpoint at {server.url}")
+        server.trust(secrets, [context.webhook_key.public_key])
+        progress(f"{brands} brands, each with an endpoint at {url}")
 
         customers: list[tuple[LocalAccount, SignedGrants]] = [
             (Account.create(), signers[n % brands]) for n in range(revocations)
@@ -163,7 +153,7 @@ def _run(
             chain.ledger.grant_batch(relayer, [signer.signed_grant(c) for c, signer in granting], gas=GRANT_GAS)
             progress(f"granted {start + len(granting):,}/{revocations:,}")
 
-        context.indexer.start(context.settings.relayer_interval * 5)  # as AppContext.start_workers does
+        context.indexer.start(context.indexer_interval)  # as AppContext.start_workers does
         context.webhook_worker.start(context.settings.webhook_interval)
         confirmed: dict[str, float] = {}
         signed = [(str(c.address), signer.signed_revoke(c, 1)) for c, signer in customers]
@@ -211,7 +201,7 @@ def _figures(
     attempts: int,
     failed: int,
 ) -> dict[str, Any]:
-    first_at: dict[str, _Arrival] = {}
+    first_at: dict[str, Arrival] = {}
     ids_per_customer: dict[str, set[str]] = {}
     redeliveries = 0
     for item in arrivals.items:

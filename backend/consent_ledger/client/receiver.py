@@ -234,6 +234,9 @@ class _IPv6Server(ThreadingHTTPServer):
 def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: a sender reuses its connection
+        # The status line and headers, then the body, are two writes: with Nagle's algorithm the second
+        # waits for the sender's delayed ACK (~40 ms) on a kept-alive connection.
+        disable_nagle_algorithm = True
         server_version = "consent-ledger-webhook-listen"
         sys_version = ""
 

@@ -1,5 +1,5 @@
-"""Recording a propagation step: the version-3 leaf appended to the access log and its index row, in the
-caller's transaction (the one that marks the delivery done or stores the acknowledgement).
+"""Recording propagation steps: the version-3 leaves appended to the access log and their index rows, in the
+caller's transaction (the one that marks deliveries done or stores the acknowledgement).
 
 A step is recorded once. Its leaf id is derived from the event id, the step and the acknowledgement, so a
 redelivery of the same event (at-least-once delivery) or the same acknowledgement sent twice (in the 2xx
@@ -11,6 +11,7 @@ runs after the log head's lock is taken, so replicas recording the same step at 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -116,24 +117,47 @@ class PropagationStep:
 def record_step(session: Session, step: PropagationStep) -> int:
     """Append `step`'s leaf to the access log and index it, in `session`'s open transaction (the caller
     commits); returns its leaf index. A step already recorded returns the index of its leaf, unchanged."""
-    leaf = step.leaf()
-    lock_head(session)
-    existing = session.scalar(select(PropagationRecord.leaf_index).where(PropagationRecord.leaf_id == leaf.leaf_id))
-    if existing is not None:
-        return int(existing)
-    (index,) = append_leaves(session, [leaf])
-    session.execute(
-        insert(PropagationRecord).values(
-            leaf_index=index,
-            leaf_id=leaf.leaf_id,
-            event_id=leaf.event_id.hex(),
-            step=leaf.step,
-            event_type=leaf.event_type,
-            customer=leaf.customer,
-            brand=leaf.brand,
-            occurred_at=datetime.fromtimestamp(leaf.occurred_at, UTC),
-            at=datetime.fromtimestamp(leaf.at, UTC),
-            ack=leaf.ack,
-        )
-    )
+    (index,) = record_steps(session, [step])
     return index
+
+
+def record_steps(session: Session, steps: Sequence[PropagationStep]) -> list[int]:
+    """`record_step` for several steps at once: one lock of the log head, one look-up of the leaves already
+    there and one append of the new ones, in order (a step given twice is appended once); returns each
+    step's leaf index."""
+    if not steps:
+        return []
+    leaves = [step.leaf() for step in steps]
+    lock_head(session)
+    ids = {leaf.leaf_id for leaf in leaves}
+    found = session.execute(
+        select(PropagationRecord.leaf_id, PropagationRecord.leaf_index).where(PropagationRecord.leaf_id.in_(ids))
+    ).all()
+    known = {str(leaf_id): int(index) for leaf_id, index in found}
+    new: dict[str, PropagationLeaf] = {}
+    for leaf in leaves:
+        if leaf.leaf_id not in known:
+            new.setdefault(leaf.leaf_id, leaf)
+    appended = list(new.values())
+    indexes = append_leaves(session, appended)
+    if appended:
+        session.execute(  # the table, not the entity: the ORM would split the rows where `ack` is None
+            insert(PropagationRecord.__table__),  # type: ignore[arg-type]
+            [
+                {
+                    "leaf_index": index,
+                    "leaf_id": leaf.leaf_id,
+                    "event_id": leaf.event_id.hex(),
+                    "step": leaf.step,
+                    "event_type": leaf.event_type,
+                    "customer": leaf.customer,
+                    "brand": leaf.brand,
+                    "occurred_at": datetime.fromtimestamp(leaf.occurred_at, UTC),
+                    "at": datetime.fromtimestamp(leaf.at, UTC),
+                    "ack": leaf.ack,
+                }
+                for leaf, index in zip(appended, indexes, strict=True)
+            ],
+        )
+    known.update((leaf.leaf_id, index) for leaf, index in zip(appended, indexes, strict=True))
+    return [known[leaf.leaf_id] for leaf in leaves]
