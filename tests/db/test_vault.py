@@ -308,8 +308,8 @@ def test_only_consenting_holders_are_opened(vault: Vault) -> None:
     vault.put_fields(BOB, {"interests": ("interests", "hiking"), "email": ("contact.email", "bob@example.org")})
     vault.put_fields(DAVE, {"email": ("contact.email", "dave@example.org")})
     vault.erase(CAROL)
-    holders = {h.customer: h for h in vault.sealed_holders({"interests", "location.coarse"})}
+    holders = {h.customer: h for h in vault.counting.sealed_holders({"interests", "location.coarse"})}
     assert set(holders) == {ALICE, BOB}
     assert all(EMAIL.encode() not in ciphertext for h in holders.values() for *_, ciphertext in h.fields)
-    assert vault.open_for_counting(holders[BOB]) == {"interests": ["hiking"]}
-    assert vault.open_for_counting(holders[ALICE]) == {"location.coarse": ["Lyon"]}
+    assert vault.counting.open_for_counting(holders[BOB]) == {"interests": ["hiking"]}
+    assert vault.counting.open_for_counting(holders[ALICE]) == {"location.coarse": ["Lyon"]}

@@ -24,9 +24,9 @@ COUNTED = list(COUNTED_CATEGORIES)
 def counted(vault: Vault, categories: Sequence[str] = COUNTED) -> dict[str, dict[str, list[str]]]:
     """{customer: {category: values}} as the aggregate path reads and opens them."""
     found: dict[str, dict[str, list[str]]] = {}
-    for chunk in vault.sealed_counts(categories, chunk=1):
+    for chunk in vault.counting.sealed_counts(categories, chunk=1):
         (row,) = chunk
-        tallies = vault.count_values([row], categories)
+        tallies = vault.counting.count_values([row], categories)
         found[row[0]] = {c: list(v) for c, tally in zip(categories, tallies, strict=True) for v in tally}
     return found
 
@@ -127,10 +127,10 @@ def test_records_are_rebuilt_for_data_stored_before_them(vault: Vault, engine: E
 
 def test_only_counted_categories_are_read_and_only_under_this_master_key(vault: Vault, engine: Engine) -> None:
     vault.put_fields(ALICE, {"age": ("demographic.age_range", "18-24"), "email": ("contact.email", "a@example.org")})
-    assert not vault.counts_cover(["demographic.age_range", "contact.email"])
+    assert not vault.counting.counts_cover(["demographic.age_range", "contact.email"])
     with pytest.raises(InputError, match="counted"):
-        next(vault.sealed_counts(["contact.email"]))
+        next(vault.counting.sealed_counts(["contact.email"]))
     other = Vault(make_session_factory(engine), MasterKey.generate(), default_catalog())
-    rows = [row for chunk in other.sealed_counts(["demographic.age_range"]) for row in chunk]
+    rows = [row for chunk in other.counting.sealed_counts(["demographic.age_range"]) for row in chunk]
     with pytest.raises(WrongMasterKeyError, match="master key"):
-        other.count_values(rows, ["demographic.age_range"])
+        other.counting.count_values(rows, ["demographic.age_range"])

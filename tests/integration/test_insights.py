@@ -261,7 +261,7 @@ def test_a_category_outside_the_counting_records_is_counted_from_the_fields(api:
     """Age range and interests are read from the vault's counting records; any other category still
     counts, from the field rows, under the same consent rule."""
     brand, brand_auth = api.brand()
-    assert not api.context.vault.counts_cover(["loyalty"])
+    assert not api.context.vault.counting.counts_cover(["loyalty"])
     for tier, categories in [("gold", ["loyalty"]), ("gold", ["loyalty"]), ("silver", ["loyalty"]), ("gold", [])]:
         customer, auth = api.customer()
         fields = {"tier": {"category": "loyalty", "value": tier}}

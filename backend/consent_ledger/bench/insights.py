@@ -6,7 +6,7 @@ in the vault and grant a brand those two categories for `tcf.audience_statistics
 in batches through `grantBatchBySig`, see bench/grants.py; the vault written with `Vault.put_many`, one
 transaction per batch). One customer in 50 more stores the same data without consenting to it: half
 granted nothing, half granted only the age range. Then the real `InsightService.query` runs as the API
-calls it: pin a block, read each holder's counting record (one row: `Vault.sealed_counts`) and ask the
+calls it: pin a block, read each holder's counting record (one row: `Vault.counting.sealed_counts`) and ask the
 batch view about them chunk by chunk, open only the consenting ones' two segments, count, add OpenDP
 noise, charge the budget and append the leaf in one transaction. Each size is timed three times at
 epsilon 1 (the figure is the median, in milliseconds); then one query at epsilon 1,000 (noise of scale

@@ -36,7 +36,7 @@ from consent_ledger.insights.budget import MICRO, BudgetSpentError, Period, char
 from consent_ledger.insights.noise import accuracy, laplace_counts
 from consent_ledger.services.gatekeeper import BlockPin, CheckResult, Gatekeeper
 from consent_ledger.vault import Vault
-from consent_ledger.vault.store import SealedHolder
+from consent_ledger.vault.aggregates import SealedHolder
 
 MAX_HISTOGRAMS = 8
 MAX_BINS = 50
@@ -281,25 +281,25 @@ class InsightService:
         field rows."""
         categories = [h.category for h in histograms]
         ask = _Asking(pin, brand, category_mask, purpose_mask)
-        if self.vault.counts_cover(categories):
+        if self.vault.counting.counts_cover(categories):
             return self._tally(
                 ask,
                 histograms,
-                self.vault.sealed_counts(categories, CHECK_CHUNK),
+                self.vault.counting.sealed_counts(categories, CHECK_CHUNK),
                 lambda row: row[0],
-                lambda held: self.vault.count_values(held, categories),
+                lambda held: self.vault.counting.count_values(held, categories),
             )
 
         def open_fields(held: list[SealedHolder]) -> list[Counter[tuple[str, ...]]]:
             counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
             for holder in held:
-                values = self.vault.open_for_counting(holder)
+                values = self.vault.counting.open_for_counting(holder)
                 for tally, category in zip(counted, categories, strict=True):
                     tally[tuple(values.get(category, ()))] += 1
             return counted
 
         def chunks() -> Generator[list[SealedHolder]]:
-            holders = self.vault.sealed_holders(set(categories))
+            holders = self.vault.counting.sealed_holders(set(categories))
             for start in range(0, len(holders), CHECK_CHUNK):
                 yield holders[start : start + CHECK_CHUNK]
 

@@ -5,14 +5,14 @@ before touching the database, so a refused call writes nothing. Reads decrypt in
 a whole batch of customers with one SQL query. Every write that touches a counted category rewrites the
 customer's counting record (vault/counting.py), which aggregates read instead of the field rows. Erasure
 deletes the customer's wrapped data key (crypto-shredding the fields) with the counting record kept in the
-same row, and the fields, and leaves a tombstone that refuses later writes.
+same row, and the fields, and leaves a tombstone that refuses later writes. `Vault.counting`
+(vault/aggregates.py) is the read side of aggregates.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,12 +25,12 @@ from consent_ledger.addresses import checksum_address
 from consent_ledger.catalog import Catalog
 from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError, NotFoundError
-from consent_ledger.vault.counting import COUNTED_CATEGORIES, COUNTS_VERSION, decode_values, is_counted, seal_record
+from consent_ledger.vault.aggregates import VaultCounting
+from consent_ledger.vault.counting import COUNTED_CATEGORIES, COUNTS_VERSION, is_counted, seal_record
 from consent_ledger.vault.crypto import (
     KEY_VERSION,
     DataKey,
     MasterKey,
-    SegmentOpener,
     new_data_key,
     open_key,
     wrap,
@@ -39,15 +39,12 @@ from consent_ledger.vault.errors import CryptoError, ErasedError, WrongMasterKey
 from consent_ledger.vault.models import FIELD_NAME_LENGTH, Customer, CustomerField, CustomerKey
 from consent_ledger.vault.queries import (
     KEY_COLUMNS,
-    SEALED_COLUMNS,
-    CountRow,
     FieldRow,
     KeyRow,
     forget_old_counts,
     lock_customer,
     lock_customers,
     missing_counts,
-    read_counts,
     read_fields,
     upsert_fields,
     write_counts,
@@ -57,7 +54,6 @@ MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded
 MAX_FIELDS_PER_CUSTOMER = 64
 MAX_RELEASE_BATCH = 1000  # customers per release_many call
 MAX_PUT_BATCH = 1000  # customers per put_many call
-COUNT_CHUNK = 5_000  # counting records per chunk read by sealed_counts
 EXPORT_FORMAT = "consent-ledger/vault-export/1"
 _FIELD_NAME = re.compile(rf"[a-z][a-z0-9_.-]{{0,{FIELD_NAME_LENGTH - 1}}}")
 
@@ -87,6 +83,7 @@ class Vault:
         self._catalog = catalog
         self._clock = clock
         self._on_erase = on_erase
+        self.counting = VaultCounting(session_factory, master_key, self._unwrap)
 
     def put_fields(self, customer: str, fields: Mapping[str, tuple[str, str]]) -> None:
         """Store or overwrite fields `{name: (category, value)}`; creates the customer and its key on first use.
@@ -258,63 +255,6 @@ class Vault:
                 released[f.customer][f.field] = FieldValue(f.category, value)
         return released
 
-    def sealed_holders(self, categories: AbstractSet[str]) -> list[SealedHolder]:
-        """Every customer, not erased, holding at least one field in `categories`, with those fields still
-        encrypted and the wrapped data key: the candidates of an aggregate, in ONE query of only the needed
-        columns (plain rows, no ORM objects). Decrypts nothing; `open_for_counting` opens one holder."""
-        query = (
-            select(*SEALED_COLUMNS)
-            .join(CustomerKey, CustomerKey.customer == CustomerField.customer)
-            .join(Customer, Customer.address == CustomerField.customer)
-            .where(CustomerField.category.in_(sorted(categories)), Customer.erased_at.is_(None))
-        )
-        holders: dict[str, SealedHolder] = {}
-        with self._sessions() as session:
-            rows = session.connection().execute(query)  # Core rows: no ORM result processing
-            for customer, field, category, nonce, ciphertext, wrapped, version, master_id in rows:
-                holder = holders.get(customer)
-                if holder is None:
-                    holder = holders[customer] = SealedHolder(customer, wrapped, version, master_id, [])
-                holder.fields.append((field, category, nonce, ciphertext))
-        return list(holders.values())
-
-    def counts_cover(self, categories: Iterable[str]) -> bool:
-        """True when every one of `categories` is kept in the counting records (`sealed_counts` can answer)."""
-        return all(is_counted(category) for category in categories)
-
-    def sealed_counts(self, categories: Sequence[str], chunk: int = COUNT_CHUNK) -> Generator[list[CountRow]]:
-        """The counting record of every customer, not erased, holding values in at least one of `categories`
-        (all counted: see `counts_cover`), only those categories' columns, still sealed, with the master key
-        that sealed them: the candidates of an aggregate, one small row each, in ONE query, `chunk` rows at a
-        time as they are read (the caller can ask the chain about a chunk while the next is read). Decrypts
-        nothing; `count_values` opens them, with the same `categories`."""
-        if not self.counts_cover(categories):
-            raise InputError(f"not every one of {sorted(categories)} is a counted category")
-        with self._sessions() as session:
-            yield from read_counts(session, categories, chunk)
-
-    def count_values(self, holders: Iterable[CountRow], categories: Sequence[str]) -> list[Counter[tuple[str, ...]]]:
-        """Per category of `categories`, how many of `holders` (read by `sealed_counts(categories)`; the caller
-        checked their consent) hold each distinct list of values in it (none: not counted), decrypted in
-        memory only to be counted: only those categories' segments are opened, never the others; each
-        distinct plaintext is parsed once. `TamperedError` as on every read."""
-        counted: list[Counter[tuple[str, ...]]] = [Counter() for _ in categories]
-        for values_count, plain_count in zip(
-            counted, SegmentOpener(self._master, categories).count(holders), strict=True
-        ):
-            for plain, times in plain_count.items():
-                values_count[decode_values(plain)] += times
-        return counted
-
-    def open_for_counting(self, holder: SealedHolder) -> dict[str, list[str]]:
-        """`{category: [values]}` of one holder whose consent the caller checked, decrypted in memory only to
-        be counted (the aggregate path: never returned to a brand). `TamperedError` as on every read."""
-        key = self._unwrap(holder)
-        values: dict[str, list[str]] = {}
-        for field, category, nonce, ciphertext in holder.fields:
-            values.setdefault(category, []).append(key.decrypt(field, nonce, ciphertext, category=category))
-        return values
-
     def export(self, customer: str) -> dict[str, Any]:
         """Everything held about `customer` (GDPR art. 20), JSON-serialisable; `NotFoundError` if never seen."""
         address = checksum_address(customer)
@@ -470,18 +410,6 @@ class Vault:
                 data_key = keys[f.customer] = self._unwrap(key_row)
             out.append((f, data_key.decrypt(f.field, f.nonce, f.ciphertext, category=f.category)))
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class SealedHolder:
-    """A customer's fields in some categories, still encrypted: (field, category, nonce, ciphertext) each,
-    with the customer's wrapped data key (a `KeyRow`)."""
-
-    customer: str
-    wrapped_key: bytes
-    key_version: int
-    master_key_id: str
-    fields: list[tuple[str, str, bytes, bytes]]
 
 
 def _normalize_allowed(allowed_by_customer: Mapping[str, AbstractSet[str]]) -> dict[str, frozenset[str]]:
