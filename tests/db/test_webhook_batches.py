@@ -25,10 +25,11 @@ from consent_ledger.propagation.models import PropagationRecord
 from consent_ledger.propagation.steps import PropagationStep, record_steps
 from consent_ledger.vault import MasterKey
 from consent_ledger.webhooks import events as ev
+from consent_ledger.webhooks.claims import Claim, Finished, Outcome
 from consent_ledger.webhooks.emitter import Emitter
 from consent_ledger.webhooks.endpoints import EndpointStore
 from consent_ledger.webhooks.models import DELIVERED, PENDING, OutboxAttempt, OutboxDelivery, OutboxEvent
-from consent_ledger.webhooks.outbox import Claim, Finished, Outcome, RetryPolicy, WebhookOutbox
+from consent_ledger.webhooks.outbox import RetryPolicy, WebhookOutbox
 from consent_ledger.webhooks.signing import SigningKey
 from consent_ledger.webhooks.worker import DeliveryLimits, WebhookWorker
 from webhook_receiver import ack, receiver, wait_for

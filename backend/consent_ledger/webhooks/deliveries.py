@@ -17,6 +17,7 @@ from consent_ledger.apimodels.webhook_events import EVENT_TYPES
 from consent_ledger.db.base import BIGINT_MAX
 from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.propagation.steps import event_id_header, parse_event_id
+from consent_ledger.webhooks.claims import ACKS
 from consent_ledger.webhooks.endpoints import EndpointStore
 from consent_ledger.webhooks.models import (
     PENDING,
@@ -25,7 +26,7 @@ from consent_ledger.webhooks.models import (
     OutboxEvent,
     WebhookEndpoint,
 )
-from consent_ledger.webhooks.outbox import ACKS, WebhookOutbox, new_delivery
+from consent_ledger.webhooks.outbox import WebhookOutbox, new_delivery
 
 MAX_PAGE = 500
 MAX_REPLAY = 10_000

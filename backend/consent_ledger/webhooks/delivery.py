@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 
 from consent_ledger.errors import InputError
 from consent_ledger.json_depth import too_deep
+from consent_ledger.webhooks.claims import ACKS, Outcome
 from consent_ledger.webhooks.connections import Connections, Pin
 from consent_ledger.webhooks.deadlines import Deadlines
 from consent_ledger.webhooks.destinations import ResolvedDestination, resolve_destination
-from consent_ledger.webhooks.outbox import ACKS, Outcome
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "consent-ledger-webhooks/1"

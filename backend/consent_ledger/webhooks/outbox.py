@@ -11,7 +11,8 @@ a 2xx marks it delivered and records the `delivered` step leaf (and an `acknowle
 body) in that transaction, the leaves of all the attempts in one append of the access log; a failure schedules
 the next attempt with full-jitter exponential backoff, or marks it dead once the retry window is over, and
 starts or extends the endpoint's failing streak (disabling it when the streak is too long). Each attempt is a
-row of the endpoint's delivery log.
+row of the endpoint's delivery log. The statements for the deliveries' new states and the step leaves are in
+webhooks/finished.py; the attempt's types in webhooks/claims.py.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from consent_ledger.db.base import UtcDateTime
-from consent_ledger.propagation.steps import PropagationStep, record_steps
+from consent_ledger.propagation.steps import record_steps
+from consent_ledger.webhooks.claims import Claim, Finished, Outcome
 from consent_ledger.webhooks.endpoints import Endpoint, EndpointStore
 from consent_ledger.webhooks.events import NewEvent
+from consent_ledger.webhooks.finished import acknowledged_step, mark_delivered, record_told, schedule_retries
 from consent_ledger.webhooks.models import (
     DEAD,
-    DELIVERED,
     MAX_ERROR,
     PENDING,
     OutboxAttempt,
@@ -41,7 +42,6 @@ from consent_ledger.webhooks.models import (
     WebhookEndpoint,
 )
 
-ACKS = ("stopped_processing", "deleted", "received")
 CANDIDATES = 200  # rows read per claim, of which at most the per-endpoint cap per endpoint are taken
 
 
@@ -56,43 +56,6 @@ class RetryPolicy:
         """Full jitter: uniform in [0, min(cap, base * 2^(failures-1))]."""
         ceiling = min(self.cap, self.base * 2 ** min(max(failures - 1, 0), 62))
         return rng(0.0, ceiling)
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A delivery this worker holds until `lease_until`: what to send, where, and which attempt it is."""
-
-    delivery_id: int
-    token: str
-    endpoint_id: str
-    event_id: str
-    event_type: str
-    body: bytes
-    url: str
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt got: a status code (None when no answer came), the time, an error, an ack."""
-
-    status: int | None
-    latency_ms: int
-    error: str | None = None
-    ack: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    """An attempt made under `claim`: what it got, and when it ended."""
-
-    claim: Claim
-    outcome: Outcome
-    at: datetime
 
 
 class WebhookOutbox:
@@ -311,9 +274,9 @@ class WebhookOutbox:
                 runs.append((outcome.delivered, now, now))
         if attempts:
             session.execute(insert(OutboxAttempt.__table__), attempts)  # type: ignore[arg-type]
-        self._delivered(session, delivered)
-        self._failed(session, failed)
-        self._record(session, delivered)
+        mark_delivered(session, delivered)
+        schedule_retries(session, failed)
+        record_told(session, delivered)
         self._note_streaks(session, streaks)
         return done
 
@@ -331,114 +294,11 @@ class WebhookOutbox:
                 else:
                     self._note_failure(session, endpoint_id, first, last)
 
-    def _delivered(self, session: Session, delivered: Sequence[Finished]) -> None:
-        """Mark the deliveries delivered (each at its attempt's end), in one statement."""
-        if not delivered:
-            return
-        at = {item.claim.delivery_id: bindparam(None, item.at, type_=UtcDateTime()) for item in delivered}
-        session.execute(
-            update(OutboxDelivery)
-            .where(OutboxDelivery.id.in_(list(at)))
-            .values(
-                state=DELIVERED,
-                attempts=OutboxDelivery.attempts + 1,
-                claimed_by=None,
-                lease_until=None,
-                delivered_at=case(at, value=OutboxDelivery.id),
-                last_error=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-    def _failed(self, session: Session, failed: Sequence[dict[str, object]]) -> None:
-        """The failed attempts' deliveries: the next attempt scheduled, or dead (the claim let go)."""
-        if not failed:
-            return
-        table = OutboxDelivery.__table__
-        session.execute(
-            update(table)  # type: ignore[arg-type]
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("state"),
-                attempts=bindparam("attempts"),
-                next_attempt_at=bindparam("next_attempt_at"),
-                last_error=bindparam("last_error"),
-                claimed_by=None,
-                lease_until=None,
-            ),
-            list(failed),
-        )
-
     def acknowledge(self, session: Session, event: OutboxEvent, ack: str, now: datetime) -> int:
         """Store `ack` on the event and record its `acknowledged` step (once per event and ack); returns the
         step's leaf index."""
-        (index,) = record_steps(session, [self._acknowledged(event, ack, now)])
+        (index,) = record_steps(session, [acknowledged_step(event, ack, now)])
         return index
-
-    def _acknowledged(self, event: OutboxEvent, ack: str, now: datetime) -> PropagationStep:
-        if event.ack != ack:
-            event.ack, event.acknowledged_at = ack, now
-        return PropagationStep.acknowledged(
-            event.type, bytes.fromhex(event.id), event.customer, event.brand, event.occurred_at, now, ack
-        )
-
-    def _record(self, session: Session, delivered: Sequence[Finished]) -> None:
-        """The `delivered` step of each delivered attempt (and its `acknowledged` step and the event's ack for
-        an ack in the answer), the steps in one append."""
-        if not delivered:
-            return
-        wanted = {item.claim.event_id for item in delivered}
-        events = {
-            row.id: row
-            for row in session.execute(
-                select(
-                    OutboxEvent.id,
-                    OutboxEvent.type,
-                    OutboxEvent.customer,
-                    OutboxEvent.brand,
-                    OutboxEvent.occurred_at,
-                    OutboxEvent.ack,
-                ).where(OutboxEvent.id.in_(wanted))
-            )
-        }
-        steps: list[PropagationStep] = []
-        holding = {key: row.ack for key, row in events.items()}
-        changed: dict[str, tuple[str, datetime]] = {}  # event id -> its last new ack and when, as one by one
-        for item in delivered:
-            event = events.get(item.claim.event_id)
-            if event is None:
-                continue
-            event_id = bytes.fromhex(event.id)
-            steps.append(
-                PropagationStep.delivered(event.type, event_id, event.customer, event.brand, event.occurred_at, item.at)
-            )
-            ack = item.outcome.ack
-            if ack is not None:
-                steps.append(
-                    PropagationStep.acknowledged(
-                        event.type, event_id, event.customer, event.brand, event.occurred_at, item.at, ack
-                    )
-                )
-                if holding[event.id] != ack:
-                    holding[event.id] = ack
-                    changed[event.id] = (ack, item.at)
-        acks: dict[str, dict[str, datetime]] = {}
-        for key, (ack, at) in changed.items():
-            acks.setdefault(ack, {})[key] = at
-        for ack, when in acks.items():
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(list(when)))
-                .values(
-                    ack=ack,
-                    acknowledged_at=case(
-                        {key: bindparam(None, at, type_=UtcDateTime()) for key, at in when.items()},
-                        value=OutboxEvent.id,
-                    ),
-                )
-                .execution_options(synchronize_session=False)
-            )
-        record_steps(session, steps)
 
     def _note_failure(self, session: Session, endpoint_id: str, first: datetime, now: datetime) -> None:
         """Failures from `first` to `now` (one run, no success between): start the streak at `first` if none

@@ -35,9 +35,10 @@ from consent_ledger.db.base import utc_now
 from consent_ledger.errors import LedgerError
 from consent_ledger.propagation.steps import event_id_header
 from consent_ledger.redaction import redact_text
+from consent_ledger.webhooks.claims import Claim, Finished, Outcome
 from consent_ledger.webhooks.delivery import Resolve, Sender
 from consent_ledger.webhooks.emitter import Emitter
-from consent_ledger.webhooks.outbox import Claim, Finished, Outcome, WebhookOutbox
+from consent_ledger.webhooks.outbox import WebhookOutbox
 from consent_ledger.webhooks.signing import SigningKey, signature_headers
 from consent_ledger.workers import BackgroundLoop, Guard
 
