@@ -257,7 +257,7 @@ def build_context(settings: Settings) -> AppContext:
     emitter = Emitter(webhook_outbox, deployment.chain_id, ledger.rpc)
     vault = Vault(sessions, master, catalog, on_erase=emitter.erased)
     _refuse_a_foreign_vault(vault, engine, secrets.master_key_source)
-    vault.rebuild_counts()  # the counting records of data stored before they existed (one query when none)
+    vault.counting.rebuild_counts()  # the counting records of data stored before they existed (one query when none)
     outbox = Outbox(sessions)
     brands = BrandRegistry(sessions)
     gatekeeper = Gatekeeper(ledger, settings.confirmations)

@@ -11,7 +11,7 @@ another category's column. The columns must never be copied out of the key row: 
 and that deletion is what removes them (see crypto.py for why they are not under the customer's key).
 
 `COUNTS_VERSION` names this layout: change the encoding or the list and bump it (a new column needs a
-migration), and `Vault.rebuild_counts` rebuilds every record at the next start-up.
+migration), and `Vault.counting.rebuild_counts` rebuilds every record at the next start-up.
 """
 
 from __future__ import annotations

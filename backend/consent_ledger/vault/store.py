@@ -6,7 +6,7 @@ a whole batch of customers with one SQL query. Every write that touches a counte
 customer's counting record (vault/counting.py), which aggregates read instead of the field rows. Erasure
 deletes the customer's wrapped data key (crypto-shredding the fields) with the counting record kept in the
 same row, and the fields, and leaves a tombstone that refuses later writes. `Vault.counting`
-(vault/aggregates.py) is the read side of aggregates.
+(vault/aggregates.py) keeps the counting records and reads them for aggregates.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from consent_ledger.catalog import Catalog
 from consent_ledger.db.base import utc_now
 from consent_ledger.errors import InputError, NotFoundError
 from consent_ledger.vault.aggregates import VaultCounting
-from consent_ledger.vault.counting import COUNTED_CATEGORIES, COUNTS_VERSION, is_counted, seal_record
 from consent_ledger.vault.crypto import (
     KEY_VERSION,
     DataKey,
@@ -41,13 +40,10 @@ from consent_ledger.vault.queries import (
     KEY_COLUMNS,
     FieldRow,
     KeyRow,
-    forget_old_counts,
     lock_customer,
     lock_customers,
-    missing_counts,
     read_fields,
     upsert_fields,
-    write_counts,
 )
 
 MAX_VALUE_BYTES = 16 * 1024  # per field value, UTF-8 encoded
@@ -83,7 +79,7 @@ class Vault:
         self._catalog = catalog
         self._clock = clock
         self._on_erase = on_erase
-        self.counting = VaultCounting(session_factory, master_key, self._unwrap)
+        self.counting = VaultCounting(session_factory, master_key, self._unwrap, clock)
 
     def put_fields(self, customer: str, fields: Mapping[str, tuple[str, str]]) -> None:
         """Store or overwrite fields `{name: (category, value)}`; creates the customer and its key on first use.
@@ -146,72 +142,7 @@ class Vault:
                         }
                     )
             session.execute(upsert_fields(session), rows)
-            self._write_counts(session, keys, checked, held, now)
-
-    def _write_counts(
-        self,
-        session: Session,
-        keys: Mapping[str, DataKey],
-        written: Mapping[str, Mapping[str, tuple[str, str]]],
-        held: Mapping[str, Mapping[str, str]],
-        now: datetime,
-    ) -> None:
-        """Rewrite the counting record of each customer whose counted values this write changed (a field
-        written in a counted category, or moved out of one), from all their fields as they now are: the
-        written values, and the stored ones this write kept (read back and decrypted in memory)."""
-        touched = [
-            address
-            for address, fields in written.items()
-            if any(
-                is_counted(category) or is_counted(held[address].get(name, ""))
-                for name, (category, _) in fields.items()
-            )
-        ]
-        values: dict[str, dict[str, dict[str, str]]] = {address: {} for address in touched}  # category -> field
-        for address in touched:
-            for name, (category, value) in written[address].items():
-                if is_counted(category):
-                    values[address].setdefault(category, {})[name] = value
-        kept = [a for a in touched if any(is_counted(c) and n not in written[a] for n, c in held[a].items())]
-        if kept:
-            for f, _ in read_fields(session, kept, COUNTED_CATEGORIES.keys()):
-                if f.field not in written[f.customer]:
-                    plain = keys[f.customer].decrypt(f.field, f.nonce, f.ciphertext, category=f.category)
-                    values[f.customer].setdefault(f.category, {})[f.field] = plain
-        records: list[dict[str, Any]] = []
-        for address in touched:
-            by_category = {c: [fields[n] for n in sorted(fields)] for c, fields in values[address].items()}
-            sealed = seal_record(self._master, address, by_category)
-            records.append({"customer": address, "counts_version": COUNTS_VERSION, **sealed})
-        if records:
-            write_counts(session, records)
-
-    def rebuild_counts(self, batch: int = MAX_PUT_BATCH) -> int:
-        """Build the counting record of every customer holding counted fields without a current one (stored
-        before migration 0017_vault_counts, or under an older `COUNTS_VERSION`, whose records go first), from
-        their fields decrypted in memory, `batch` customers a transaction. Returns how many were built; 0 once
-        every record exists (the start-up check is then one query). `TamperedError` as on every read."""
-        with self._sessions.begin() as session:
-            forget_old_counts(session)
-        built, after = 0, ""
-        while True:
-            with self._sessions.begin() as session:
-                missing = missing_counts(session, after, batch)
-                if not missing:
-                    return built
-                after = missing[-1]
-                now = self._clock()
-                live = [address for address, erased_at in lock_customers(session, missing, now) if erased_at is None]
-                keys: dict[str, DataKey] = {}
-                written: dict[str, dict[str, tuple[str, str]]] = {address: {} for address in live}
-                for f, key_row in read_fields(session, live, COUNTED_CATEGORIES.keys()):
-                    key = keys.get(f.customer)
-                    if key is None:
-                        key = keys[f.customer] = self._unwrap(key_row)
-                    plain = key.decrypt(f.field, f.nonce, f.ciphertext, category=f.category)
-                    written[f.customer][f.field] = (f.category, plain)
-                self._write_counts(session, keys, written, {address: {} for address in live}, now)
-                built += len(live)
+            self.counting.rewrite(session, keys, checked, held)
 
     def get_fields(self, customer: str) -> dict[str, FieldValue]:
         """Every field of `customer`, decrypted; {} for an unknown or erased customer."""

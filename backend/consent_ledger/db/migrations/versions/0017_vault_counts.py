@@ -6,7 +6,7 @@ Revision ID: 0017_vault_counts
 Revises: 0016_webhook_outbox
 
 The new columns start NULL: the records of customers stored before this revision are built from their
-fields by `Vault.rebuild_counts` (it needs the master key, which migrations never see), which every
+fields by `Vault.counting.rebuild_counts` (it needs the master key, which migrations never see), which every
 start-up of the application runs before it serves (composition.build_context) and which finds nothing
 to do once they are built.
 """
