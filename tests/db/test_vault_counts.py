@@ -114,14 +114,14 @@ def test_records_are_rebuilt_for_data_stored_before_them(vault: Vault, engine: E
         cleared = ", ".join(f"{column} = NULL" for column in COUNTED_CATEGORIES.values())
         connection.execute(text(f"UPDATE customer_keys SET counts_version = NULL, {cleared}"))  # noqa: S608
     assert counted(vault) == {}
-    assert vault.rebuild_counts() == 1
+    assert vault.counting.rebuild_counts() == 1
     assert counted(vault) == {ALICE: from_fields(vault, ALICE)} == {ALICE: {"demographic.age_range": ["18-24"]}}
-    assert vault.rebuild_counts() == 0  # nothing left to build: what every later start-up finds
+    assert vault.counting.rebuild_counts() == 0  # nothing left to build: what every later start-up finds
 
     with engine.begin() as connection:  # a record of another layout version is never read, and is rebuilt
         connection.execute(text("UPDATE customer_keys SET counts_version = :v"), {"v": COUNTS_VERSION + 1})
     assert counted(vault) == {}
-    assert vault.rebuild_counts() == 1
+    assert vault.counting.rebuild_counts() == 1
     assert counted(vault) == {ALICE: {"demographic.age_range": ["18-24"]}}
 
 

@@ -39,9 +39,9 @@ QUERY = {
 }
 
 
-@pytest.fixture
-def api(chain, db_url: str, tmp_path) -> Iterator[Api]:
-    settings = api_settings(
+def _settings(chain, db_url: str, tmp_path):
+    """The server's settings in these tests: exact counts (a huge epsilon), room for three queries, groups of 2."""
+    return api_settings(
         chain,
         db_url,
         tmp_path,
@@ -49,6 +49,11 @@ def api(chain, db_url: str, tmp_path) -> Iterator[Api]:
         insight_epsilon_per_period=3 * EXACT + 0.5,
         insight_min_group_size=2,
     )
+
+
+@pytest.fixture
+def api(chain, db_url: str, tmp_path) -> Iterator[Api]:
+    settings = _settings(chain, db_url, tmp_path)
     app = create_app(settings, run_relayer=False)
     with TestClient(app) as client:
         yield Api(client, app.state.context)
@@ -284,14 +289,7 @@ def test_data_stored_before_the_counting_records_counts_after_a_restart(
         connection.execute(text("UPDATE customer_keys SET counts_version = NULL, age_range = NULL, interests = NULL"))
     assert _ask(api, brand_auth)["total"]["count"] is None  # nobody has a record: nobody is counted
 
-    settings = api_settings(
-        chain,
-        db_url,
-        tmp_path,
-        insight_epsilon_per_query=EXACT,
-        insight_epsilon_per_period=3 * EXACT + 0.5,
-        insight_min_group_size=2,
-    )
+    settings = _settings(chain, db_url, tmp_path)
     app = create_app(settings, run_relayer=False)
     with TestClient(app) as client:
         restarted = Api(client, app.state.context)
